@@ -1,0 +1,317 @@
+//! `custos bench ledger`: every figure is reported with a baseline measured
+//! in the same run (raw SHA-256 tree hashing of the same entries), because
+//! these machines are shared and noisy.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use ledger::{EntryBatch, Ledger, LedgerOptions, LogReader};
+use serde::Serialize;
+
+use crate::cli::BenchCmd;
+use crate::ui;
+
+#[derive(Debug, Serialize)]
+struct LatencyRun {
+    offered_per_s: u64,
+    achieved_per_s: f64,
+    entries: u64,
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    entries: u64,
+    entry_size: usize,
+    sha256_leaf_node_per_s: f64,
+    append_per_s: f64,
+    append_ratio_to_sha256: f64,
+    append_seconds: f64,
+    log_bytes: u64,
+    verify_per_s: f64,
+    verify_seconds: f64,
+    verify_ratio_to_sha256: f64,
+    inclusion_proof_hashes: usize,
+    inclusion_bundle_bytes: usize,
+    inclusion_proof_us: f64,
+    inclusion_verify_us: f64,
+    consistency_proof_hashes: usize,
+    consistency_proof_us: f64,
+    consistency_verify_us: f64,
+    latency: Vec<LatencyRun>,
+}
+
+pub fn run(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        BenchCmd::Ledger { entries, entry_size, rates, seconds, dir, json } => {
+            let r = ledger_bench(entries, entry_size, &rates, seconds, &dir)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                print_report(&r);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Deterministic synthetic entry `i` of `size` bytes.
+fn fill_entry(buf: &mut Vec<u8>, i: u64, size: usize) {
+    buf.clear();
+    let head = format!("{{\"seq\":{i},\"actor\":\"emp-{:05}\",\"subject\":\"cust-{:08}\",\"pad\":\"", i % 2000, (i * 2_654_435_761) % 33_700_000);
+    buf.extend_from_slice(head.as_bytes());
+    while buf.len() + 2 < size {
+        buf.push(b'a' + (buf.len() % 26) as u8);
+    }
+    buf.extend_from_slice(b"\"}");
+    buf.truncate(size);
+}
+
+/// Baseline: SHA-256 leaf hashes of every entry plus the N-1 interior node
+/// hashes of the tree, single-threaded, no I/O.
+fn sha256_baseline(n: u64, size: usize) -> f64 {
+    let mut buf = Vec::with_capacity(size);
+    let mut range = tlog::CompactRange::new();
+    let t = Instant::now();
+    for i in 0..n {
+        fill_entry(&mut buf, i, size);
+        range.append(tlog::leaf_hash(&buf), |_, _, _| {});
+    }
+    std::hint::black_box(range.root());
+    n as f64 / t.elapsed().as_secs_f64()
+}
+
+fn ledger_bench(n: u64, size: usize, rates: &[u64], seconds: u64, dir: &Path) -> anyhow::Result<Report> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).with_context(|| format!("clear {}", dir.display()))?;
+    }
+    eprintln!("baseline: raw SHA-256 leaf+node hashing of {n} entries of {size} bytes…");
+    let sha = sha256_baseline(n, size);
+    eprintln!("  {} entries/s", ui::rate(sha));
+
+    // Durable append throughput: producers hash leaves while the ledger's
+    // sequencer and committer build tiles and sync.
+    let data = dir.join("throughput");
+    ledger::init(&data, "bench.custos.example/throughput")?;
+    let ledger = Ledger::open(&data, LedgerOptions::default())?;
+    let pb = ui::bar(n, "appending");
+    const BATCH: u64 = 16_384;
+    let t = Instant::now();
+    let (tx, rx) = mpsc::sync_channel::<ledger::Pending>(6);
+    let waiter = std::thread::spawn(move || -> anyhow::Result<u64> {
+        let mut last = 0;
+        for p in rx {
+            last = p.wait()?.tree_size();
+        }
+        Ok(last)
+    });
+    let mut buf = Vec::with_capacity(size);
+    let mut i = 0;
+    while i < n {
+        let k = BATCH.min(n - i);
+        let mut batch = EntryBatch::with_capacity(k as usize, k as usize * size);
+        for j in i..i + k {
+            fill_entry(&mut buf, j, size);
+            batch.push(&buf)?;
+        }
+        let pending = loop {
+            match ledger.submit(batch.clone()) {
+                Ok(p) => break p,
+                Err(ledger::Error::Overloaded { .. }) => std::thread::sleep(Duration::from_micros(200)),
+                Err(e) => return Err(e.into()),
+            }
+        };
+        tx.send(pending).map_err(|_| anyhow::anyhow!("ack thread stopped"))?;
+        i += k;
+        pb.set_position(i);
+    }
+    drop(tx);
+    let last = waiter.join().map_err(|_| anyhow::anyhow!("ack thread panicked"))??;
+    let append_s = t.elapsed().as_secs_f64();
+    pb.finish_and_clear();
+    ledger.close()?;
+    anyhow::ensure!(last == n, "expected {n} entries, log has {last}");
+    let append = n as f64 / append_s;
+    eprintln!("durable append: {} entries/s ({append_s:.2} s)", ui::rate(append));
+    let log_bytes = dir_size(&data.join("log"))?;
+
+    // Verification of the whole log.
+    let vkey = ledger::verifier_key(&data)?;
+    let t = Instant::now();
+    let report = ledger::verify_log(&data.join("log"), &vkey, &[], |_, _| {})
+        .map_err(|e| anyhow::anyhow!("verification failed: {e}"))?;
+    let verify_s = t.elapsed().as_secs_f64();
+    anyhow::ensure!(report.entries == n, "verified {} entries, expected {n}", report.entries);
+    eprintln!("verify: {} entries/s ({verify_s:.2} s)", ui::rate(n as f64 / verify_s));
+
+    // Proofs: sizes and times over many indices.
+    let mut reader = LogReader::open(&data)?;
+    let cp_bytes = reader.checkpoint_bytes()?;
+    let trials = 1000u64;
+    let (mut p_hashes, mut p_bytes) = (0, 0);
+    let mut gen_t = Duration::ZERO;
+    let mut ver_t = Duration::ZERO;
+    for k in 0..trials {
+        let index = (k * 7_919_993) % n;
+        let t = Instant::now();
+        let hashes = reader.inclusion_proof(index, n)?;
+        gen_t += t.elapsed();
+        p_hashes = p_hashes.max(hashes.len());
+        let bundle = tlog::TlogProof { extra: None, index, hashes, checkpoint: cp_bytes.clone() }.to_bytes();
+        p_bytes = p_bytes.max(bundle.len());
+        fill_entry(&mut buf, index, size);
+        let t = Instant::now();
+        tlog::TlogProof::parse(&bundle)?.verify(&tlog::leaf_hash(&buf), vkey.name(), &vkey)?;
+        ver_t += t.elapsed();
+    }
+    let mut c_hashes = 0;
+    let mut c_gen = Duration::ZERO;
+    let mut c_ver = Duration::ZERO;
+    let new_root = *report.checkpoint.root();
+    for k in 1..=100u64 {
+        let old = (k * 9_973_451) % n + 1;
+        let t = Instant::now();
+        let proof = reader.consistency_proof(old, n)?;
+        let old_root = reader.root_at(old, n)?;
+        c_gen += t.elapsed();
+        c_hashes = c_hashes.max(proof.len());
+        let t = Instant::now();
+        tlog::verify_consistency(old, n, &old_root, &new_root, &proof)?;
+        c_ver += t.elapsed();
+    }
+    drop(reader);
+
+    // Acknowledgement latency at offered rates (open loop).
+    let mut latency = Vec::new();
+    for (k, &rate) in rates.iter().enumerate() {
+        let d = dir.join(format!("latency-{k}"));
+        ledger::init(&d, "bench.custos.example/latency")?;
+        let run = latency_run(&d, rate, seconds, size)?;
+        eprintln!(
+            "latency @ {}/s offered: p50 {:.2} ms, p99 {:.2} ms",
+            ui::rate(rate as f64),
+            run.p50_ms,
+            run.p99_ms
+        );
+        latency.push(run);
+        std::fs::remove_dir_all(&d).ok();
+    }
+    std::fs::remove_dir_all(dir).ok();
+
+    Ok(Report {
+        entries: n,
+        entry_size: size,
+        sha256_leaf_node_per_s: sha,
+        append_per_s: append,
+        append_ratio_to_sha256: append / sha,
+        append_seconds: append_s,
+        log_bytes,
+        verify_per_s: n as f64 / verify_s,
+        verify_seconds: verify_s,
+        verify_ratio_to_sha256: (n as f64 / verify_s) / sha,
+        inclusion_proof_hashes: p_hashes,
+        inclusion_bundle_bytes: p_bytes,
+        inclusion_proof_us: gen_t.as_secs_f64() * 1e6 / trials as f64,
+        inclusion_verify_us: ver_t.as_secs_f64() * 1e6 / trials as f64,
+        consistency_proof_hashes: c_hashes,
+        consistency_proof_us: c_gen.as_secs_f64() * 1e6 / 100.0,
+        consistency_verify_us: c_ver.as_secs_f64() * 1e6 / 100.0,
+        latency,
+    })
+}
+
+/// Offers single-entry appends at `rate`/s for `seconds` and records the
+/// time from submission to durable acknowledgement of each.
+fn latency_run(dir: &Path, rate: u64, seconds: u64, size: usize) -> anyhow::Result<LatencyRun> {
+    let ledger = Ledger::open(dir, LedgerOptions::default())?;
+    let total = rate * seconds;
+    let (tx, rx) = mpsc::channel::<(Instant, ledger::Pending)>();
+    let waiter = std::thread::spawn(move || -> anyhow::Result<Vec<f64>> {
+        let mut lat = Vec::new();
+        for (sent, p) in rx {
+            p.wait()?;
+            lat.push(sent.elapsed().as_secs_f64() * 1000.0);
+        }
+        Ok(lat)
+    });
+    let mut buf = Vec::with_capacity(size);
+    let start = Instant::now();
+    let tick = Duration::from_micros(500);
+    let mut sent = 0u64;
+    while sent < total {
+        // Submit everything due by now, then sleep to the next tick.
+        let due = ((start.elapsed().as_secs_f64() * rate as f64) as u64).min(total);
+        while sent < due {
+            fill_entry(&mut buf, sent, size);
+            let mut b = EntryBatch::with_capacity(1, size);
+            b.push(&buf)?;
+            let now = Instant::now();
+            let p = ledger.submit(b)?;
+            tx.send((now, p)).map_err(|_| anyhow::anyhow!("waiter stopped"))?;
+            sent += 1;
+        }
+        std::thread::sleep(tick);
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    drop(tx);
+    let mut lat = waiter.join().map_err(|_| anyhow::anyhow!("waiter panicked"))??;
+    ledger.close()?;
+    lat.sort_by(f64::total_cmp);
+    let pct = |p: f64| lat.get(((lat.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(0.0);
+    Ok(LatencyRun {
+        offered_per_s: rate,
+        achieved_per_s: total as f64 / elapsed,
+        entries: total,
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+        max_ms: lat.last().copied().unwrap_or(0.0),
+    })
+}
+
+fn dir_size(p: &Path) -> anyhow::Result<u64> {
+    let mut total = 0;
+    for e in std::fs::read_dir(p)? {
+        let e = e?;
+        let m = e.metadata()?;
+        total += if m.is_dir() { dir_size(&e.path())? } else { m.len() };
+    }
+    Ok(total)
+}
+
+fn print_report(r: &Report) {
+    println!("| metric | value |");
+    println!("|---|---|");
+    println!("| entries × size | {} × {} B |", ui::rate(r.entries as f64), r.entry_size);
+    println!("| baseline: raw SHA-256 leaf+node hashing (1 core) | {} entries/s |", ui::rate(r.sha256_leaf_node_per_s));
+    println!(
+        "| durable append (group commit, fsync'd, checkpoint published) | {} entries/s ({:.2} s) |",
+        ui::rate(r.append_per_s),
+        r.append_seconds
+    );
+    println!("| **append ratio to baseline** | **{:.2}** |", r.append_ratio_to_sha256);
+    println!("| log size on disk | {:.1} MiB |", r.log_bytes as f64 / 1048576.0);
+    println!("| full verification | {} entries/s ({:.2} s), ratio {:.2} |", ui::rate(r.verify_per_s), r.verify_seconds, r.verify_ratio_to_sha256);
+    println!(
+        "| inclusion proof | ≤ {} hashes, bundle ≤ {} B, generate {:.1} µs, verify {:.1} µs |",
+        r.inclusion_proof_hashes, r.inclusion_bundle_bytes, r.inclusion_proof_us, r.inclusion_verify_us
+    );
+    println!(
+        "| consistency proof | ≤ {} hashes, generate {:.1} µs, verify {:.1} µs |",
+        r.consistency_proof_hashes, r.consistency_proof_us, r.consistency_verify_us
+    );
+    for l in &r.latency {
+        println!(
+            "| ack latency @ {}/s offered ({} achieved) | p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms |",
+            ui::rate(l.offered_per_s as f64),
+            ui::rate(l.achieved_per_s),
+            l.p50_ms,
+            l.p99_ms,
+            l.max_ms
+        );
+    }
+}

@@ -1,0 +1,153 @@
+//! Command-line interface definitions.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Custos: makes an insider breach of personal data impossible to carry out
+/// silently and impossible to hide afterwards.
+///
+/// Every access is an entry in a tamper-evident Merkle log (C2SP tlog-tiles,
+/// signed checkpoints) that anyone holding the log's public key can verify.
+#[derive(Debug, Parser)]
+#[command(name = "custos", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The tamper-evident access ledger: init, append, prove, verify.
+    #[command(subcommand)]
+    Ledger(LedgerCmd),
+    /// Run the end-to-end demonstration on the embedded default (no services needed).
+    Demo(DemoArgs),
+    /// Benchmarks, each reported as a ratio to a baseline measured in the same run.
+    #[command(subcommand)]
+    Bench(BenchCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerCmd {
+    /// Create a new, empty ledger: a fresh Ed25519 signing key under DIR/keys/,
+    /// the C2SP tiles under DIR/log/, and a signed checkpoint of size 0.
+    ///
+    /// Prints the log's verifier key (name+hexid+base64) as the last line of
+    /// stdout: give it to whoever will verify the log.
+    Init {
+        /// Data directory (created if missing; must not hold a ledger).
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        /// Log origin, e.g. `ledger.example.com/access` (no spaces, no '+').
+        #[arg(long)]
+        origin: String,
+    },
+    /// Append each line of FILE (without its newline) as one entry, durably,
+    /// and publish a checkpoint covering them before exiting.
+    ///
+    /// FILE `-` reads standard input. Lines over 65,535 bytes are refused
+    /// (for a regular file, before anything is appended).
+    Append {
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        /// File of entries, one per line, or `-` for standard input.
+        file: PathBuf,
+        /// Print `ack FIRST COUNT TREE_SIZE` on stdout as each group of lines
+        /// becomes durable (for streaming producers).
+        #[arg(long)]
+        acks: bool,
+    },
+    /// Print a c2sp.org/tlog-proof@v1 bundle proving entry N is in the log,
+    /// against the latest checkpoint.
+    Prove {
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        /// Zero-based entry index.
+        #[arg(long, value_name = "N")]
+        index: u64,
+    },
+    /// Print the RFC 6962 consistency proof from tree size N to the latest
+    /// checkpoint, one base64 hash per line.
+    Consistency {
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        /// The older tree size.
+        #[arg(long, value_name = "N")]
+        old: u64,
+    },
+    /// Verify every tile, entry and checkpoint; exit 0 only if all verify,
+    /// otherwise name the first bad place and exit 1.
+    ///
+    /// The newest checkpoint verified for this key is remembered (in
+    /// --state-dir) so a later rollback or fork of the log is caught.
+    Verify {
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        /// The log's verifier key (`name+hexid+base64`), or a file holding it.
+        #[arg(long, value_name = "VKEY")]
+        vkey: String,
+        /// A checkpoint seen earlier (repeatable): the log must extend it.
+        #[arg(long, value_name = "FILE")]
+        known: Vec<PathBuf>,
+        /// Where verified checkpoints are remembered
+        /// [default: $CUSTOS_VERIFIER_STATE, else $XDG_STATE_HOME/custos/verifier,
+        /// else ~/.local/state/custos/verifier].
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+        /// Neither read nor update remembered checkpoints.
+        #[arg(long)]
+        no_remember: bool,
+    },
+    /// Print entry N of the log.
+    Entry {
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        #[arg(long, value_name = "N")]
+        index: u64,
+    },
+    /// Print the latest published checkpoint.
+    Checkpoint {
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Keep the demo's data here instead of a temporary directory.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Synthetic access records to log.
+    #[arg(long, default_value_t = 200_000)]
+    pub records: u64,
+    /// Seed of the synthetic company.
+    #[arg(long, default_value_t = 2025)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCmd {
+    /// Durable append throughput (vs raw SHA-256 tree hashing), ack latency at
+    /// offered rates, verification speed, proof sizes and times.
+    Ledger {
+        /// Entries for the throughput and verification runs.
+        #[arg(long, default_value_t = 1_000_000)]
+        entries: u64,
+        /// Entry size in bytes.
+        #[arg(long, default_value_t = 200)]
+        entry_size: usize,
+        /// Offered rates for the latency runs (entries/s), comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000")]
+        rates: Vec<u64>,
+        /// Seconds per latency run.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        /// Scratch directory (on the disk to measure); removed afterwards.
+        #[arg(long, value_name = "DIR", default_value = "/var/tmp/custos-bench")]
+        dir: PathBuf,
+        /// Print results as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}

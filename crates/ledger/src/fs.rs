@@ -1,0 +1,295 @@
+//! The filesystem backend: the C2SP tlog-tiles layout under `DIR/log/`,
+//! writer state under `DIR/state/`.
+//!
+//! ```text
+//! DIR/log/checkpoint            published signed checkpoint (C2SP tlog-checkpoint)
+//! DIR/log/tile/<L>/<N>[.p/<W>]  Merkle tiles (C2SP tlog-tiles)
+//! DIR/log/tile/entries/<N>[.p/<W>]
+//! DIR/state/lock                writer lock (flock)
+//! DIR/state/staged-checkpoint   latest signed checkpoint, recorded before publishing
+//! DIR/keys/                     signing key (never under DIR/log/)
+//! ```
+
+use std::collections::HashSet;
+use std::fs::{self, File, OpenOptions};
+use std::io::{ErrorKind, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use tlog::{TileId, TileKind};
+
+use crate::storage::LogStore;
+use crate::{Error, Result};
+
+/// How [`LogStore::sync`] makes writes durable.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SyncPolicy {
+    /// `fsync` each written file and directory when few were written since
+    /// the last barrier; otherwise one `syncfs(2)` of the filesystem, which
+    /// is far cheaper than thousands of `fsync` calls on a large commit.
+    #[default]
+    Auto,
+    /// Always `fsync` every written file and every changed directory.
+    PerFile,
+    /// Always one `syncfs(2)` (Linux; flushes the whole filesystem).
+    Filesystem,
+}
+
+/// Above this many dirty files, `Auto` switches to `syncfs`.
+const AUTO_SYNCFS_THRESHOLD: usize = 48;
+
+/// Filesystem [`LogStore`]. Holds the writer lock for its lifetime.
+#[derive(Debug)]
+pub struct FsStore {
+    log: PathBuf,
+    state: PathBuf,
+    policy: SyncPolicy,
+    _lock: File,
+    inner: Mutex<Dirty>,
+}
+
+#[derive(Debug, Default)]
+struct Dirty {
+    /// Files written since the last barrier (dropped once past the threshold).
+    files: Vec<File>,
+    file_count: usize,
+    dirs: HashSet<PathBuf>,
+    /// The staged checkpoint, always fsync'd on its own.
+    staged: Option<File>,
+    /// Directories known to exist.
+    known_dirs: HashSet<PathBuf>,
+}
+
+pub(crate) const LOG_DIR: &str = "log";
+pub(crate) const STATE_DIR: &str = "state";
+const STAGED: &str = "staged-checkpoint";
+const PUBLISH_TMP: &str = "checkpoint.tmp";
+const LOCK: &str = "lock";
+
+impl FsStore {
+    /// Opens the store under `dir` and takes the writer lock.
+    pub fn open(dir: &Path, policy: SyncPolicy) -> Result<FsStore> {
+        let log = dir.join(LOG_DIR);
+        let state = dir.join(STATE_DIR);
+        if !log.is_dir() || !state.is_dir() {
+            return Err(Error::NotInitialized(dir.to_path_buf()));
+        }
+        let lock_path = state.join(LOCK);
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(Error::io("open", &lock_path))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => return Err(Error::Locked(dir.to_path_buf())),
+            Err(fs::TryLockError::Error(e)) => return Err(Error::io("lock", &lock_path)(e)),
+        }
+        Ok(FsStore {
+            log,
+            state,
+            policy,
+            _lock: lock,
+            inner: Mutex::new(Dirty::default()),
+        })
+    }
+
+    /// Creates the directory skeleton of a new store (no lock taken).
+    pub(crate) fn create_layout(dir: &Path) -> Result<()> {
+        for d in [dir.join(LOG_DIR), dir.join(STATE_DIR)] {
+            fs::create_dir_all(&d).map_err(Error::io("create directory", &d))?;
+        }
+        Ok(())
+    }
+
+    fn tile_path(&self, tile: &TileId) -> PathBuf {
+        self.log.join(tile.path())
+    }
+
+    fn dirty(&self) -> std::sync::MutexGuard<'_, Dirty> {
+        // A poisoned lock only means another thread panicked mid-update; the
+        // dirty set is still a safe over-approximation.
+        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn ensure_dir(&self, d: &mut Dirty, dir: &Path) -> Result<()> {
+        if d.known_dirs.contains(dir) {
+            return Ok(());
+        }
+        if !dir.is_dir() {
+            // Create missing ancestors first so each new entry's parent is
+            // marked for fsync.
+            if let Some(parent) = dir.parent() {
+                if parent != self.log && parent.starts_with(&self.log) {
+                    self.ensure_dir(d, parent)?;
+                }
+                d.dirs.insert(parent.to_path_buf());
+            }
+            match fs::create_dir(dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(Error::io("create directory", dir)(e)),
+            }
+        }
+        d.known_dirs.insert(dir.to_path_buf());
+        Ok(())
+    }
+
+    fn write_file(&self, d: &mut Dirty, path: &Path, data: &[u8]) -> Result<()> {
+        let mut f = File::create(path).map_err(Error::io("create", path))?;
+        f.write_all(data).map_err(Error::io("write", path))?;
+        if let Some(parent) = path.parent() {
+            d.dirs.insert(parent.to_path_buf());
+        }
+        d.file_count += 1;
+        if self.policy == SyncPolicy::PerFile || d.file_count <= AUTO_SYNCFS_THRESHOLD {
+            d.files.push(f);
+        } else {
+            d.files.clear();
+        }
+        Ok(())
+    }
+}
+
+fn fsync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(Error::io("fsync directory", dir))
+}
+
+fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
+    match fs::read(path) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io("read", path)(e)),
+    }
+}
+
+fn remove_file_if_exists(path: &Path) -> Result<bool> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Error::io("remove", path)(e)),
+    }
+}
+
+fn partial_dir(full: &Path) -> PathBuf {
+    let mut s = full.as_os_str().to_owned();
+    s.push(".p");
+    PathBuf::from(s)
+}
+
+impl LogStore for FsStore {
+    fn write_tile(&self, tile: &TileId, data: &[u8]) -> Result<()> {
+        let path = self.tile_path(tile);
+        let mut d = self.dirty();
+        if let Some(parent) = path.parent() {
+            self.ensure_dir(&mut d, parent)?;
+        }
+        self.write_file(&mut d, &path, data)
+    }
+
+    fn read_tile(&self, tile: &TileId) -> Result<Option<Vec<u8>>> {
+        read_optional(&self.tile_path(tile))
+    }
+
+    fn remove_partials(&self, full: &TileId) -> Result<()> {
+        let dir = partial_dir(&self.tile_path(full));
+        match fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io("remove", &dir)(e)),
+        }
+    }
+
+    fn remove_beyond(&self, kind: TileKind, from_index: u64, keep_width: u16, limit: u64) -> Result<u64> {
+        let mut removed = 0;
+        for index in from_index..from_index.saturating_add(limit) {
+            let full = self.tile_path(&TileId::full(kind, index));
+            removed += u64::from(remove_file_if_exists(&full)?);
+            let pdir = partial_dir(&full);
+            let entries = match fs::read_dir(&pdir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io("list", &pdir)(e)),
+            };
+            for entry in entries {
+                let entry = entry.map_err(Error::io("list", &pdir))?;
+                let width: Option<u16> = entry.file_name().to_str().and_then(|s| s.parse().ok());
+                let stale = index > from_index || width.is_none_or(|w| w > keep_width);
+                if stale {
+                    removed += u64::from(remove_file_if_exists(&entry.path())?);
+                }
+            }
+        }
+        if removed > 0 {
+            self.sync()?;
+        }
+        Ok(removed)
+    }
+
+    fn write_staged(&self, note: &[u8]) -> Result<()> {
+        let path = self.state.join(STAGED);
+        let mut d = self.dirty();
+        let mut f = File::create(&path).map_err(Error::io("create", &path))?;
+        f.write_all(note).map_err(Error::io("write", &path))?;
+        // The staged record is always fsync'd on its own: it must never be
+        // covered only by a syncfs of another filesystem.
+        d.staged = Some(f);
+        d.dirs.insert(self.state.clone());
+        Ok(())
+    }
+
+    fn read_staged(&self) -> Result<Option<Vec<u8>>> {
+        read_optional(&self.state.join(STAGED))
+    }
+
+    fn sync(&self) -> Result<()> {
+        let mut d = self.dirty();
+        let use_syncfs = match self.policy {
+            SyncPolicy::Filesystem => true,
+            SyncPolicy::PerFile => false,
+            SyncPolicy::Auto => d.file_count > AUTO_SYNCFS_THRESHOLD,
+        };
+        if use_syncfs {
+            let dir = File::open(&self.log).map_err(Error::io("open", &self.log))?;
+            rustix::fs::syncfs(&dir)
+                .map_err(|e| Error::io("syncfs", &self.log)(std::io::Error::from(e)))?;
+        }
+        // Files still held (all of them under PerFile or below the threshold,
+        // and always the staged checkpoint) are fsync'd individually; with
+        // syncfs this is a cheap no-op for data already flushed.
+        for f in d.files.drain(..) {
+            f.sync_all().map_err(Error::io("fsync", &self.log))?;
+        }
+        if let Some(f) = d.staged.take() {
+            f.sync_all().map_err(Error::io("fsync", &self.state))?;
+        }
+        if !use_syncfs {
+            let dirs: Vec<PathBuf> = d.dirs.drain().collect();
+            for dir in dirs {
+                fsync_dir(&dir)?;
+            }
+        } else {
+            d.dirs.clear();
+            fsync_dir(&self.state)?;
+        }
+        d.file_count = 0;
+        Ok(())
+    }
+
+    fn publish(&self, note: &[u8]) -> Result<()> {
+        let tmp = self.state.join(PUBLISH_TMP);
+        let mut f = File::create(&tmp).map_err(Error::io("create", &tmp))?;
+        f.write_all(note).map_err(Error::io("write", &tmp))?;
+        f.sync_all().map_err(Error::io("fsync", &tmp))?;
+        let dest = self.log.join("checkpoint");
+        fs::rename(&tmp, &dest).map_err(Error::io("rename into place", &dest))?;
+        fsync_dir(&self.log)
+    }
+
+    fn read_published(&self) -> Result<Option<Vec<u8>>> {
+        read_optional(&self.log.join("checkpoint"))
+    }
+}
