@@ -268,11 +268,10 @@ fn verify(
         known.push(KnownCheckpoint { source: f.display().to_string(), note });
     }
     let remembered = if no_remember { None } else { state_dir(state).map(|d| remembered_path(&d, &verifier)) };
-    if let Some(p) = &remembered {
-        if let Ok(note) = std::fs::read(p) {
+    if let Some(p) = &remembered
+        && let Ok(note) = std::fs::read(p) {
             known.push(KnownCheckpoint { source: format!("remembered in {}", p.display()), note });
         }
-    }
     let pb = ui::bar(0, "verifying");
     let result = ledger::verify_log(&log, &verifier, &known, |done, total| {
         pb.set_length(total);

@@ -4,8 +4,8 @@
 //! 1. **Sequence** (sequencer thread): append the batch to the in-memory
 //!    right edge, producing the new full and partial tiles, and sign the
 //!    checkpoint for the new size. Nothing has left the process.
-//! 2. **Stage** (committer thread): write the tiles and the signed
-//!    checkpoint (`write_staged`), then `sync`. A crash before `sync` returns
+//! 2. **Stage** (writer thread): write the tiles and the signed
+//!    checkpoint (`write_staged`); then (syncer thread) `sync`. A crash before `sync` returns
 //!    may leave any subset of these on disk; none was published and the
 //!    signature never left the process, so recovery discards them.
 //! 3. **Publish**: atomically replace `log/checkpoint`. A crash here leaves
@@ -289,23 +289,29 @@ impl Ledger {
         });
         let (tx, rx) = mpsc::sync_channel::<Request>(4096);
         let (ctx, crx) = mpsc::sync_channel::<Commit>(1);
+        let (stx, srx) = mpsc::sync_channel::<Commit>(1);
         let seq_shared = Arc::clone(&shared);
         let seq_origin = origin.clone();
         let sequencer = std::thread::Builder::new()
             .name("ledger-sequencer".into())
             .spawn(move || sequence(rx, ctx, state, signer, seq_origin, &seq_shared))
             .map_err(Error::io("spawn sequencer thread", dir))?;
-        let com_shared = Arc::clone(&shared);
-        let committer = std::thread::Builder::new()
-            .name("ledger-committer".into())
-            .spawn(move || commit_loop(crx, &com_shared))
-            .map_err(Error::io("spawn committer thread", dir))?;
+        let w_shared = Arc::clone(&shared);
+        let writer = std::thread::Builder::new()
+            .name("ledger-writer".into())
+            .spawn(move || write_loop(crx, stx, &w_shared))
+            .map_err(Error::io("spawn writer thread", dir))?;
+        let s_shared = Arc::clone(&shared);
+        let syncer = std::thread::Builder::new()
+            .name("ledger-syncer".into())
+            .spawn(move || sync_loop(srx, &s_shared))
+            .map_err(Error::io("spawn syncer thread", dir))?;
         Ok(Ledger {
             dir: dir.to_path_buf(),
             origin,
             tx: Some(tx),
             shared,
-            threads: vec![sequencer, committer],
+            threads: vec![sequencer, writer, syncer],
         })
     }
 
@@ -456,12 +462,38 @@ fn sequence(
     }
 }
 
-/// Committer: stage, sync, publish, acknowledge, tidy.
-fn commit_loop(rx: Receiver<Commit>, shared: &Shared) {
+/// Writer: stages a commit's tiles and signed checkpoint (step 2, before
+/// the barrier). It runs one commit ahead of the syncer, so writing the next
+/// commit overlaps the disk flush of the previous one; a crash then leaves
+/// at most a staged checkpoint whose tiles recovery checks before using it.
+fn write_loop(rx: Receiver<Commit>, tx: SyncSender<Commit>, shared: &Shared) {
+    while let Ok(mut c) = rx.recv() {
+        if shared.failure().is_none() {
+            if let Err(e) = stage(shared, &c) {
+                shared.fail(e.to_string());
+            }
+        }
+        // Tile bytes are on disk (or failed); only the head is needed now.
+        c.set.tiles = Vec::new();
+        if tx.send(c).is_err() {
+            return;
+        }
+    }
+}
+
+fn stage(shared: &Shared, c: &Commit) -> Result<()> {
+    for (tile, data) in &c.set.tiles {
+        shared.store.write_tile(tile, data)?;
+    }
+    shared.store.write_staged(&c.note)
+}
+
+/// Syncer: barrier, publish, acknowledge, tidy (steps 2–5), in order.
+fn sync_loop(rx: Receiver<Commit>, shared: &Shared) {
     while let Ok(c) = rx.recv() {
         let outcome = match shared.failure() {
             Some(why) => Err(Error::Failed(why)),
-            None => commit_one(shared, &c),
+            None => publish(shared, &c),
         };
         shared.queued_bytes.fetch_sub(c.bytes, Ordering::AcqRel);
         match outcome {
@@ -485,11 +517,7 @@ fn commit_loop(rx: Receiver<Commit>, shared: &Shared) {
     }
 }
 
-fn commit_one(shared: &Shared, c: &Commit) -> Result<()> {
-    for (tile, data) in &c.set.tiles {
-        shared.store.write_tile(tile, data)?;
-    }
-    shared.store.write_staged(&c.note)?;
+fn publish(shared: &Shared, c: &Commit) -> Result<()> {
     shared.store.sync()?;
     shared.store.publish(&c.note)?;
     let published = tlog::open_checkpoint(&c.note, shared.verifier.name(), &shared.verifier)?;
@@ -508,8 +536,8 @@ pub(crate) fn recover(store: &dyn LogStore, signer: &Signer) -> Result<(TreeStat
     let mut current = tlog::open_checkpoint(&published_bytes, origin, &verifier)
         .map_err(|e| Error::corrupt("log/checkpoint", e.to_string()))?;
 
-    if let Some(staged) = store.read_staged()? {
-        if let Ok(s) = tlog::open_checkpoint(&staged, origin, &verifier) {
+    if let Some(staged) = store.read_staged()?
+        && let Ok(s) = tlog::open_checkpoint(&staged, origin, &verifier) {
             if s.size() > current.size() {
                 // Roll forward only if every tile the staged tree needs is
                 // durable and reproduces its root; otherwise the staged
@@ -517,6 +545,7 @@ pub(crate) fn recover(store: &dyn LogStore, signer: &Signer) -> Result<(TreeStat
                 if load_state(store, s.size(), s.root()).is_ok()
                     && check_bundles(store, current.size(), s.size()).is_ok()
                 {
+                    store.sync()?; // what was read back may not be durable yet (a crash after writes, before sync)
                     store.publish(&staged)?;
                     current = s;
                 }
@@ -527,7 +556,6 @@ pub(crate) fn recover(store: &dyn LogStore, signer: &Signer) -> Result<(TreeStat
                 ));
             }
         }
-    }
     let state = load_state(store, current.size(), current.root())?;
     store.write_staged(current.note_bytes())?;
     store.sync()?;
@@ -549,11 +577,10 @@ fn load_state(store: &dyn LogStore, size: u64, root: &Hash) -> Result<TreeState>
         *slot = read_hashes(store, &tile)?;
     }
     let mut bundle = Vec::new();
-    if let Some(b) = TileId::at_size(TileKind::Entries, size >> TILE_HEIGHT, size) {
-        if !b.is_full() {
+    if let Some(b) = TileId::at_size(TileKind::Entries, size >> TILE_HEIGHT, size)
+        && !b.is_full() {
             bundle = store.read_tile(&b)?.ok_or_else(|| Error::corrupt(b.path(), "missing"))?;
         }
-    }
     let state = TreeState::from_edge(size, edge, bundle)?;
     if &state.root() != root {
         return Err(Error::corrupt(

@@ -48,11 +48,10 @@ impl LogReader {
     pub fn tile(&mut self, kind: TileKind, index: u64, size: u64) -> Result<Vec<u8>> {
         let id = TileId::at_size(kind, index, size)
             .ok_or_else(|| Error::OutOfRange(format!("tile {index} of {kind:?} is beyond size {size}")))?;
-        if let Some(full) = self.cache.get(&(kind, index)) {
-            if let Some(prefix) = prefix_of(full, &id) {
+        if let Some(full) = self.cache.get(&(kind, index))
+            && let Some(prefix) = prefix_of(full, &id) {
                 return Ok(prefix);
             }
-        }
         let path = self.log.join(id.path());
         match fs::read(&path) {
             Ok(data) => {

@@ -100,11 +100,10 @@ impl TreeState {
                 level0.push(leaf);
             }
             self.range.append(leaf, |height, _, hash| {
-                if height % TILE_HEIGHT == 0 {
-                    if let Some(level) = edge.get_mut((height / TILE_HEIGHT) as usize) {
+                if height % TILE_HEIGHT == 0
+                    && let Some(level) = edge.get_mut((height / TILE_HEIGHT) as usize) {
                         level.push(*hash);
                     }
-                }
             });
             if u64::from(self.bundle_entries) == TILE_WIDTH {
                 self.flush_full(&mut out);

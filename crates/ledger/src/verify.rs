@@ -117,11 +117,10 @@ pub fn verify_log(
             for root in part.roots {
                 push_and_check(&mut reader, &mut computed, &mut done, 1, root, size, &mut report.tiles)?;
             }
-            if let Some(p) = part.partial {
-                if let Some(level0) = computed.first_mut() {
+            if let Some(p) = part.partial
+                && let Some(level0) = computed.first_mut() {
                     *level0 = p;
                 }
-            }
         }
         progress(report.entries, size);
         start = end;
@@ -232,14 +231,13 @@ fn check_bundles(log: &Path, from: u64, to: u64, size: u64) -> Result<BundleRun,
         for (i, e) in tlog::decode_bundle(&bundle).enumerate() {
             let e = e.map_err(|err| bad(id.path(), err.to_string()))?;
             let leaf = tlog::leaf_hash(e);
-            if let Some(want) = tile.get(i) {
-                if &leaf != want {
+            if let Some(want) = tile.get(i)
+                && &leaf != want {
                     return Err(bad(
                         format!("entry {} ({})", first + i as u64, id.path()),
                         format!("does not hash to hash {i} of {}", tile_id.path()),
                     ));
                 }
-            }
             run.bytes += e.len() as u64;
             leaves.push(leaf);
         }

@@ -158,7 +158,7 @@ mod tests {
                 }
             });
             let size = n as u64 + 1;
-            if size % 997 == 0 || size == 65_536 || size == 70_000 {
+            if size.is_multiple_of(997) || size == 65_536 || size == 70_000 {
                 let edge: Vec<&[Hash]> = (0..3)
                     .map(|lv| {
                         let t = &tiles[lv];

@@ -431,7 +431,8 @@ pub struct Verifier {
 impl Verifier {
     /// Parses a verifier key
     /// `<name>+<8 hex digits key ID>+base64(0x01 || 32-byte public key)`, the
-    /// format of Go's `sumdb/note`.
+    /// format of Go's `sumdb/note`. The key ID's hexadecimal digits may be of
+    /// either case, as in Go; [`Display`](fmt::Display) writes them in lowercase.
     ///
     /// The key ID must be the one computed from the name and key
     /// (signed-note §"Ed25519 signatures"). Unlike Go, public keys that are

@@ -65,7 +65,7 @@ pub fn range_root<E>(
     if n == 0 {
         return Ok(crate::hash::empty_root());
     }
-    if n.is_power_of_two() && lo % n == 0 {
+    if n.is_power_of_two() && lo.is_multiple_of(n) {
         let height = n.trailing_zeros();
         return subtree(height, lo >> height);
     }
