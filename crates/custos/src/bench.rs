@@ -48,7 +48,14 @@ struct Report {
 
 pub fn run(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
     match cmd {
-        BenchCmd::Ledger { entries, entry_size, rates, seconds, dir, json } => {
+        BenchCmd::Ledger {
+            entries,
+            entry_size,
+            rates,
+            seconds,
+            dir,
+            json,
+        } => {
             let r = ledger_bench(entries, entry_size, &rates, seconds, &dir)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
@@ -97,7 +104,13 @@ fn sha256_baseline(n: u64, size: usize) -> f64 {
     n as f64 / t.elapsed().as_secs_f64()
 }
 
-fn ledger_bench(n: u64, size: usize, rates: &[u64], seconds: u64, dir: &Path) -> anyhow::Result<Report> {
+fn ledger_bench(
+    n: u64,
+    size: usize,
+    rates: &[u64],
+    seconds: u64,
+    dir: &Path,
+) -> anyhow::Result<Report> {
     if dir.exists() {
         std::fs::remove_dir_all(dir).with_context(|| format!("clear {}", dir.display()))?;
     }
@@ -130,25 +143,25 @@ fn ledger_bench(n: u64, size: usize, rates: &[u64], seconds: u64, dir: &Path) ->
             fill_entry(&mut buf, j, size);
             batch.push(&buf)?;
         }
-        let pending = loop {
-            match ledger.submit(batch.clone()) {
-                Ok(p) => break p,
-                Err(ledger::Error::Overloaded { .. }) => std::thread::sleep(Duration::from_micros(200)),
-                Err(e) => return Err(e.into()),
-            }
-        };
-        tx.send(pending).map_err(|_| anyhow::anyhow!("ack thread stopped"))?;
+        let pending = ledger.submit_blocking(batch)?;
+        tx.send(pending)
+            .map_err(|_| anyhow::anyhow!("ack thread stopped"))?;
         i += k;
         pb.set_position(i);
     }
     drop(tx);
-    let last = waiter.join().map_err(|_| anyhow::anyhow!("ack thread panicked"))??;
+    let last = waiter
+        .join()
+        .map_err(|_| anyhow::anyhow!("ack thread panicked"))??;
     let append_s = t.elapsed().as_secs_f64();
     pb.finish_and_clear();
     ledger.close()?;
     anyhow::ensure!(last == n, "expected {n} entries, log has {last}");
     let append = n as f64 / append_s;
-    eprintln!("durable append: {} entries/s ({append_s:.2} s)", ui::rate(append));
+    eprintln!(
+        "durable append: {} entries/s ({append_s:.2} s)",
+        ui::rate(append)
+    );
     let log_bytes = dir_size(&data.join("log"))?;
 
     // Verification of the whole log.
@@ -157,8 +170,15 @@ fn ledger_bench(n: u64, size: usize, rates: &[u64], seconds: u64, dir: &Path) ->
     let report = ledger::verify_log(&data.join("log"), &vkey, &[], |_, _| {})
         .map_err(|e| anyhow::anyhow!("verification failed: {e}"))?;
     let verify_s = t.elapsed().as_secs_f64();
-    anyhow::ensure!(report.entries == n, "verified {} entries, expected {n}", report.entries);
-    eprintln!("verify: {} entries/s ({verify_s:.2} s)", ui::rate(n as f64 / verify_s));
+    anyhow::ensure!(
+        report.entries == n,
+        "verified {} entries, expected {n}",
+        report.entries
+    );
+    eprintln!(
+        "verify: {} entries/s ({verify_s:.2} s)",
+        ui::rate(n as f64 / verify_s)
+    );
 
     // Proofs: sizes and times over many indices.
     let mut reader = LogReader::open(&data)?;
@@ -173,7 +193,13 @@ fn ledger_bench(n: u64, size: usize, rates: &[u64], seconds: u64, dir: &Path) ->
         let hashes = reader.inclusion_proof(index, n)?;
         gen_t += t.elapsed();
         p_hashes = p_hashes.max(hashes.len());
-        let bundle = tlog::TlogProof { extra: None, index, hashes, checkpoint: cp_bytes.clone() }.to_bytes();
+        let bundle = tlog::TlogProof {
+            extra: None,
+            index,
+            hashes,
+            checkpoint: cp_bytes.clone(),
+        }
+        .to_bytes();
         p_bytes = p_bytes.max(bundle.len());
         fill_entry(&mut buf, index, size);
         let t = Instant::now();
@@ -263,17 +289,24 @@ fn latency_run(dir: &Path, rate: u64, seconds: u64, size: usize) -> anyhow::Resu
             b.push(&buf)?;
             let now = Instant::now();
             let p = ledger.submit(b)?;
-            tx.send((now, p)).map_err(|_| anyhow::anyhow!("waiter stopped"))?;
+            tx.send((now, p))
+                .map_err(|_| anyhow::anyhow!("waiter stopped"))?;
             sent += 1;
         }
         std::thread::sleep(tick);
     }
     let elapsed = start.elapsed().as_secs_f64();
     drop(tx);
-    let mut lat = waiter.join().map_err(|_| anyhow::anyhow!("waiter panicked"))??;
+    let mut lat = waiter
+        .join()
+        .map_err(|_| anyhow::anyhow!("waiter panicked"))??;
     ledger.close()?;
     lat.sort_by(f64::total_cmp);
-    let pct = |p: f64| lat.get(((lat.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(0.0);
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 - 1.0) * p).round() as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
     Ok(LatencyRun {
         offered_per_s: rate,
         achieved_per_s: total as f64 / elapsed,
@@ -289,7 +322,11 @@ fn dir_size(p: &Path) -> anyhow::Result<u64> {
     for e in std::fs::read_dir(p)? {
         let e = e?;
         let m = e.metadata()?;
-        total += if m.is_dir() { dir_size(&e.path())? } else { m.len() };
+        total += if m.is_dir() {
+            dir_size(&e.path())?
+        } else {
+            m.len()
+        };
     }
     Ok(total)
 }
@@ -297,19 +334,40 @@ fn dir_size(p: &Path) -> anyhow::Result<u64> {
 fn print_report(r: &Report) {
     println!("| metric | value |");
     println!("|---|---|");
-    println!("| entries × size | {} × {} B |", ui::rate(r.entries as f64), r.entry_size);
-    println!("| baseline: raw SHA-256 leaf+node hashing (1 core) | {} entries/s |", ui::rate(r.sha256_leaf_node_per_s));
+    println!(
+        "| entries × size | {} × {} B |",
+        ui::rate(r.entries as f64),
+        r.entry_size
+    );
+    println!(
+        "| baseline: raw SHA-256 leaf+node hashing (1 core) | {} entries/s |",
+        ui::rate(r.sha256_leaf_node_per_s)
+    );
     println!(
         "| durable append (group commit, fsync'd, checkpoint published) | {} entries/s ({:.2} s) |",
         ui::rate(r.append_per_s),
         r.append_seconds
     );
-    println!("| **append ratio to baseline** | **{:.2}** |", r.append_ratio_to_sha256);
-    println!("| log size on disk | {:.1} MiB |", r.log_bytes as f64 / 1048576.0);
-    println!("| full verification | {} entries/s ({:.2} s), ratio {:.2} |", ui::rate(r.verify_per_s), r.verify_seconds, r.verify_ratio_to_sha256);
+    println!(
+        "| **append ratio to baseline** | **{:.2}** |",
+        r.append_ratio_to_sha256
+    );
+    println!(
+        "| log size on disk | {:.1} MiB |",
+        r.log_bytes as f64 / 1048576.0
+    );
+    println!(
+        "| full verification | {} entries/s ({:.2} s), ratio {:.2} |",
+        ui::rate(r.verify_per_s),
+        r.verify_seconds,
+        r.verify_ratio_to_sha256
+    );
     println!(
         "| inclusion proof | ≤ {} hashes, bundle ≤ {} B, generate {:.1} µs, verify {:.1} µs |",
-        r.inclusion_proof_hashes, r.inclusion_bundle_bytes, r.inclusion_proof_us, r.inclusion_verify_us
+        r.inclusion_proof_hashes,
+        r.inclusion_bundle_bytes,
+        r.inclusion_proof_us,
+        r.inclusion_verify_us
     );
     println!(
         "| consistency proof | ≤ {} hashes, generate {:.1} µs, verify {:.1} µs |",

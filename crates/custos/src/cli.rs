@@ -118,8 +118,9 @@ pub struct DemoArgs {
     /// Keep the demo's data here instead of a temporary directory.
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
-    /// Synthetic access records to log.
-    #[arg(long, default_value_t = 200_000)]
+    /// Synthetic access records to log (at least 1,000, so every tampering
+    /// case has tiles to work on).
+    #[arg(long, default_value_t = 200_000, value_parser = clap::value_parser!(u64).range(1000..))]
     pub records: u64,
     /// Seed of the synthetic company.
     #[arg(long, default_value_t = 2025)]

@@ -19,7 +19,10 @@ const ORIGIN: &str = "demo.custos.example/access";
 pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     let (dir, temporary) = match &args.data {
         Some(d) => (d.clone(), false),
-        None => (std::env::temp_dir().join(format!("custos-demo-{}", std::process::id())), true),
+        None => (
+            std::env::temp_dir().join(format!("custos-demo-{}", std::process::id())),
+            true,
+        ),
     };
     let result = demo(&dir, args);
     if temporary {
@@ -40,13 +43,19 @@ fn demo(dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
 
     step(1, &format!("Creating a ledger in {}", dir.display()));
     let vkey = ledger::init(dir, ORIGIN)?;
-    println!("      origin {ORIGIN}; signing key under {}/keys/ (never under log/)", dir.display());
+    println!(
+        "      origin {ORIGIN}; signing key under {}/keys/ (never under log/)",
+        dir.display()
+    );
     println!("      verifier key: {vkey}");
 
-    step(2, &format!(
-        "Logging a simulated day: {} access records (seed {}), with the forged-token attack mixed in",
-        args.records, args.seed
-    ));
+    step(
+        2,
+        &format!(
+            "Logging a simulated day: {} access records (seed {}), with the forged-token attack mixed in",
+            args.records, args.seed
+        ),
+    );
     let company = sim::Company::default();
     let ledger = Ledger::open(dir, LedgerOptions::default())?;
     let pb = ui::bar(args.records, "logging");
@@ -62,7 +71,10 @@ fn demo(dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
         }
         batch.push(rec.json.as_bytes())?;
         if batch.len() == 8192 {
-            pending.push_back(ledger.submit(std::mem::replace(&mut batch, EntryBatch::with_capacity(8192, 8192 * 400)))?);
+            pending.push_back(ledger.submit_blocking(std::mem::replace(
+                &mut batch,
+                EntryBatch::with_capacity(8192, 8192 * 400),
+            ))?);
             pb.inc(8192);
             while pending.len() > 4 {
                 if let Some(p) = pending.pop_front() {
@@ -76,7 +88,7 @@ fn demo(dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     }
     let tail = batch.len() as u64;
     if !batch.is_empty() {
-        pending.push_back(ledger.submit(batch)?);
+        pending.push_back(ledger.submit_blocking(batch)?);
     }
     for p in pending {
         p.wait()?;
@@ -93,9 +105,16 @@ fn demo(dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
         ui::rate(final_cp.size() as f64 / secs),
         attack
     );
-    println!("      checkpoint: size {} root {}", final_cp.size(), STANDARD.encode(final_cp.root()));
+    println!(
+        "      checkpoint: size {} root {}",
+        final_cp.size(),
+        STANDARD.encode(final_cp.root())
+    );
 
-    step(3, "Verifying the whole log as an auditor would, with only the public key");
+    step(
+        3,
+        "Verifying the whole log as an auditor would, with only the public key",
+    );
     let log = dir.join("log");
     let t = Instant::now();
     let report = ledger::verify_log(&log, &vkey, &[], |_, _| {})
@@ -106,14 +125,24 @@ fn demo(dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
         report.tiles,
         t.elapsed().as_secs_f64() * 1000.0
     );
-    println!("      (the same check from the shell: custos ledger verify --data DIR --vkey '{vkey}')");
+    println!(
+        "      (the same check from the shell: custos ledger verify --data DIR --vkey '{vkey}')"
+    );
 
-    step(4, "Proving one access: the first forged-token read is in the log");
+    step(
+        4,
+        "Proving one access: the first forged-token read is in the log",
+    );
     let index = first_attack.unwrap_or(0);
     let mut reader = LogReader::open(dir)?;
     let entry = reader.entry(index, final_cp.size())?;
     let hashes = reader.inclusion_proof(index, final_cp.size())?;
-    let proof = tlog::TlogProof { extra: None, index, hashes, checkpoint: final_cp.note_bytes().to_vec() };
+    let proof = tlog::TlogProof {
+        extra: None,
+        index,
+        hashes,
+        checkpoint: final_cp.note_bytes().to_vec(),
+    };
     let bytes = proof.to_bytes();
     let parsed = tlog::TlogProof::parse(&bytes)?;
     parsed.verify(&tlog::leaf_hash(&entry), ORIGIN, &vkey)?;
@@ -124,7 +153,10 @@ fn demo(dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
         parsed.hashes.len()
     );
 
-    step(5, "Tampering with copies of the log; verification must catch each");
+    step(
+        5,
+        "Tampering with copies of the log; verification must catch each",
+    );
     let midway = midway_checkpoint.unwrap_or_else(|| final_cp.clone());
     let cases = tamper_cases(&final_cp, &midway);
     let mut caught = 0;
@@ -142,10 +174,16 @@ fn demo(dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
         }
         std::fs::remove_dir_all(&copy).with_context(|| format!("remove {}", copy.display()))?;
     }
-    println!("\n{caught}/{} tamperings caught. The genuine log verifies; every altered copy fails, and", cases.len());
+    println!(
+        "\n{caught}/{} tamperings caught. The genuine log verifies; every altered copy fails, and",
+        cases.len()
+    );
     println!("the failure names the first bad file or entry.");
     if caught != cases.len() {
-        bail!("verification missed {} tampering case(s)", cases.len() - caught);
+        bail!(
+            "verification missed {} tampering case(s)",
+            cases.len() - caught
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -192,8 +230,10 @@ fn tamper_cases(latest: &tlog::VerifiedCheckpoint, midway: &tlog::VerifiedCheckp
             name: "reorder two entries",
             apply: Box::new(move |d| {
                 edit(&d.join(bundle), |b| {
-                    let entries: Vec<Vec<u8>> =
-                        tlog::decode_bundle(b).filter_map(Result::ok).map(<[u8]>::to_vec).collect();
+                    let entries: Vec<Vec<u8>> = tlog::decode_bundle(b)
+                        .filter_map(Result::ok)
+                        .map(<[u8]>::to_vec)
+                        .collect();
                     let mut out = Vec::with_capacity(b.len());
                     for (i, _) in entries.iter().enumerate() {
                         let j = match i {
@@ -245,7 +285,10 @@ fn tamper_cases(latest: &tlog::VerifiedCheckpoint, midway: &tlog::VerifiedCheckp
                 // that an auditor has already seen the newer checkpoint.
                 std::fs::write(d.join("checkpoint"), &midway_note)?;
                 let _ = midway_size;
-                Ok(vec![KnownCheckpoint { source: "seen by the auditor earlier".into(), note: latest_note.clone() }])
+                Ok(vec![KnownCheckpoint {
+                    source: "seen by the auditor earlier".into(),
+                    note: latest_note.clone(),
+                }])
             }),
         },
     ]

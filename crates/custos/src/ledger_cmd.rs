@@ -22,9 +22,13 @@ pub fn run(cmd: LedgerCmd) -> anyhow::Result<ExitCode> {
         LedgerCmd::Append { data, file, acks } => append(&data, &file, acks),
         LedgerCmd::Prove { data, index } => prove(&data, index),
         LedgerCmd::Consistency { data, old } => consistency(&data, old),
-        LedgerCmd::Verify { data, vkey, known, state_dir, no_remember } => {
-            verify(&data, &vkey, &known, state_dir, no_remember)
-        }
+        LedgerCmd::Verify {
+            data,
+            vkey,
+            known,
+            state_dir,
+            no_remember,
+        } => verify(&data, &vkey, &known, state_dir, no_remember),
         LedgerCmd::Entry { data, index } => entry(&data, index),
         LedgerCmd::Checkpoint { data } => {
             let reader = LogReader::open(&data)?;
@@ -37,7 +41,10 @@ pub fn run(cmd: LedgerCmd) -> anyhow::Result<ExitCode> {
 fn init(data: &Path, origin: &str) -> anyhow::Result<ExitCode> {
     let vkey = ledger::init(data, origin)?;
     println!("initialised ledger {origin} in {}", data.display());
-    println!("signing key: {} (keep it there; it never leaves)", data.join("keys/log.key").display());
+    println!(
+        "signing key: {} (keep it there; it never leaves)",
+        data.join("keys/log.key").display()
+    );
     println!("verifier key (give this to auditors):");
     println!("{vkey}");
     Ok(ExitCode::SUCCESS)
@@ -105,7 +112,7 @@ fn append(data: &Path, file: &Path, acks: bool) -> anyhow::Result<ExitCode> {
 
     let mut line_no = 0u64;
     let mut error = None;
-    'outer: loop {
+    loop {
         let mut batch = EntryBatch::new();
         let first = match line_rx.recv() {
             Ok(l) => l,
@@ -118,36 +125,36 @@ fn append(data: &Path, file: &Path, acks: bool) -> anyhow::Result<ExitCode> {
                 Ok(l) => l,
                 Err(e) => {
                     error = Some(anyhow!("reading {}: {e}", file.display()));
-                    break 'outer;
+                    break;
                 }
             };
             if let Err(e) = batch.push(&line) {
                 error = Some(anyhow!("line {line_no}: {e}; stopped before it"));
-                break 'outer;
+                break;
             }
             if batch.len() >= 65_536 {
                 break;
             }
             next = match line_rx.try_recv() {
                 Ok(l) => Some(l),
-                Err(mpsc::TryRecvError::Empty) => line_rx.recv_timeout(Duration::from_millis(2)).ok(),
+                Err(mpsc::TryRecvError::Empty) => {
+                    line_rx.recv_timeout(Duration::from_millis(2)).ok()
+                }
                 Err(mpsc::TryRecvError::Disconnected) => None,
             };
         }
-        pb.inc(batch.len() as u64);
-        let pending = ledger.submit(batch.clone()).or_else(|e| match e {
-            ledger::Error::Overloaded { .. } => {
-                // Blocking append waits for room.
-                std::thread::sleep(Duration::from_millis(5));
-                ledger.submit(batch)
+        // Lines read before an error are still appended; nothing after it.
+        if !batch.is_empty() {
+            pb.inc(batch.len() as u64);
+            let pending = ledger.submit_blocking(batch)?;
+            if pend_tx.send(pending).is_err() {
+                break;
             }
-            other => Err(other),
-        })?;
-        if pend_tx.send(pending).is_err() {
+        }
+        if error.is_some() {
             break;
         }
     }
-    // Anything read after an error is not appended; everything before is.
     drop(pend_tx);
     let (count, first, size) = waiter.join().map_err(|_| anyhow!("ack thread failed"))??;
     ledger.close()?;
@@ -175,7 +182,9 @@ fn precheck(file: &Path) -> anyhow::Result<(u64, u64)> {
     let mut line = Vec::new();
     loop {
         line.clear();
-        let got = r.read_until(b'\n', &mut line).with_context(|| format!("read {}", file.display()))?;
+        let got = r
+            .read_until(b'\n', &mut line)
+            .with_context(|| format!("read {}", file.display()))?;
         if got == 0 {
             break;
         }
@@ -196,18 +205,28 @@ fn precheck(file: &Path) -> anyhow::Result<(u64, u64)> {
 fn latest(data: &Path) -> anyhow::Result<(LogReader, Vec<u8>, tlog::Checkpoint)> {
     let reader = LogReader::open(data)?;
     let bytes = reader.checkpoint_bytes()?;
-    let note = tlog::Note::parse(&bytes).map_err(|e| anyhow!("{}/log/checkpoint: {e}", data.display()))?;
-    let cp = tlog::Checkpoint::parse_text(&note.text).map_err(|e| anyhow!("{}/log/checkpoint: {e}", data.display()))?;
+    let note =
+        tlog::Note::parse(&bytes).map_err(|e| anyhow!("{}/log/checkpoint: {e}", data.display()))?;
+    let cp = tlog::Checkpoint::parse_text(&note.text)
+        .map_err(|e| anyhow!("{}/log/checkpoint: {e}", data.display()))?;
     Ok((reader, bytes, cp))
 }
 
 fn prove(data: &Path, index: u64) -> anyhow::Result<ExitCode> {
     let (mut reader, bytes, cp) = latest(data)?;
     if index >= cp.size {
-        bail!("entry {index} is not in the log: the latest checkpoint has size {}", cp.size);
+        bail!(
+            "entry {index} is not in the log: the latest checkpoint has size {}",
+            cp.size
+        );
     }
     let hashes = reader.inclusion_proof(index, cp.size)?;
-    let proof = tlog::TlogProof { extra: None, index, hashes, checkpoint: bytes };
+    let proof = tlog::TlogProof {
+        extra: None,
+        index,
+        hashes,
+        checkpoint: bytes,
+    };
     std::io::stdout().write_all(&proof.to_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
@@ -215,7 +234,10 @@ fn prove(data: &Path, index: u64) -> anyhow::Result<ExitCode> {
 fn consistency(data: &Path, old: u64) -> anyhow::Result<ExitCode> {
     let (mut reader, _, cp) = latest(data)?;
     if old > cp.size {
-        bail!("--old {old} is larger than the latest checkpoint's size {}", cp.size);
+        bail!(
+            "--old {old} is larger than the latest checkpoint's size {}",
+            cp.size
+        );
     }
     let proof = reader.consistency_proof(old, cp.size)?;
     let mut out = std::io::stdout().lock();
@@ -237,15 +259,25 @@ fn entry(data: &Path, index: u64) -> anyhow::Result<ExitCode> {
 fn state_dir(explicit: Option<PathBuf>) -> Option<PathBuf> {
     explicit
         .or_else(|| std::env::var_os("CUSTOS_VERIFIER_STATE").map(PathBuf::from))
-        .or_else(|| std::env::var_os("XDG_STATE_HOME").map(|d| PathBuf::from(d).join("custos/verifier")))
-        .or_else(|| std::env::var_os("HOME").map(|d| PathBuf::from(d).join(".local/state/custos/verifier")))
+        .or_else(|| {
+            std::env::var_os("XDG_STATE_HOME").map(|d| PathBuf::from(d).join("custos/verifier"))
+        })
+        .or_else(|| {
+            std::env::var_os("HOME").map(|d| PathBuf::from(d).join(".local/state/custos/verifier"))
+        })
 }
 
 fn remembered_path(dir: &Path, v: &tlog::Verifier) -> PathBuf {
     let safe: String = v
         .name()
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     dir.join(format!("{safe}-{:08x}.checkpoint", v.key_id()))
 }
@@ -260,18 +292,33 @@ fn verify(
     let verifier = ui::verifier_arg(vkey)?;
     let log = data.join("log");
     if !log.join("checkpoint").is_file() {
-        bail!("no log at {}: expected {}", data.display(), log.join("checkpoint").display());
+        bail!(
+            "no log at {}: expected {}",
+            data.display(),
+            log.join("checkpoint").display()
+        );
     }
     let mut known = Vec::new();
     for f in known_files {
         let note = std::fs::read(f).with_context(|| format!("--known {}", f.display()))?;
-        known.push(KnownCheckpoint { source: f.display().to_string(), note });
+        known.push(KnownCheckpoint {
+            source: f.display().to_string(),
+            note,
+        });
     }
-    let remembered = if no_remember { None } else { state_dir(state).map(|d| remembered_path(&d, &verifier)) };
+    let remembered = if no_remember {
+        None
+    } else {
+        state_dir(state).map(|d| remembered_path(&d, &verifier))
+    };
     if let Some(p) = &remembered
-        && let Ok(note) = std::fs::read(p) {
-            known.push(KnownCheckpoint { source: format!("remembered in {}", p.display()), note });
-        }
+        && let Ok(note) = std::fs::read(p)
+    {
+        known.push(KnownCheckpoint {
+            source: format!("remembered in {}", p.display()),
+            note,
+        });
+    }
     let pb = ui::bar(0, "verifying");
     let result = ledger::verify_log(&log, &verifier, &known, |done, total| {
         pb.set_length(total);
@@ -282,7 +329,11 @@ fn verify(
         Ok(report) => {
             let cp = &report.checkpoint;
             println!("OK: {} verified against {}", cp.origin(), verifier);
-            println!("  checkpoint: size {} root {}", cp.size(), STANDARD.encode(cp.root()));
+            println!(
+                "  checkpoint: size {} root {}",
+                cp.size(),
+                STANDARD.encode(cp.root())
+            );
             println!(
                 "  entries: {} ({} bytes) hashed and matched; tiles checked: {}",
                 report.entries, report.entry_bytes, report.tiles

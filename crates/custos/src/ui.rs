@@ -21,7 +21,8 @@ pub fn bar(len: u64, what: &str) -> ProgressBar {
 pub fn verifier_arg(vkey: &str) -> anyhow::Result<tlog::Verifier> {
     let p = PathBuf::from(vkey);
     let text = if p.is_file() {
-        std::fs::read_to_string(&p).map_err(|e| anyhow::anyhow!("--vkey {vkey}: cannot read ({e})"))?
+        std::fs::read_to_string(&p)
+            .map_err(|e| anyhow::anyhow!("--vkey {vkey}: cannot read ({e})"))?
     } else {
         vkey.to_owned()
     };

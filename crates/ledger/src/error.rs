@@ -9,14 +9,14 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum Error {
     /// An I/O operation failed.
-    #[error("{op} {path}: {source}")]
+    #[error("{op} {path}: {error}")]
     Io {
         /// What was being done.
         op: &'static str,
         /// The file or directory involved.
         path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
+        /// The underlying error (shown in the message, so not chained).
+        error: std::io::Error,
     },
     /// `DIR` holds no ledger.
     #[error("no ledger at {0}: run `custos ledger init --data {0} --origin ORIGIN` first")]
@@ -52,7 +52,9 @@ pub enum Error {
         len: usize,
     },
     /// The append queue is full; retry later.
-    #[error("the ledger is overloaded: append queue full ({queued_bytes} bytes queued); retry later")]
+    #[error(
+        "the ledger is overloaded: append queue full ({queued_bytes} bytes queued); retry later"
+    )]
     Overloaded {
         /// Bytes waiting to be committed.
         queued_bytes: u64,
@@ -84,9 +86,12 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+    pub(crate) fn io(
+        op: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Error {
         let path = path.into();
-        move |source| Error::Io { op, path, source }
+        move |error| Error::Io { op, path, error }
     }
 
     pub(crate) fn corrupt(place: impl Into<String>, reason: impl Into<String>) -> Error {

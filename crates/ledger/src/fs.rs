@@ -49,6 +49,9 @@ pub struct FsStore {
     log: PathBuf,
     state: PathBuf,
     policy: SyncPolicy,
+    /// `DIR/log` and `DIR/state` are on one filesystem, so a `syncfs` of
+    /// the log also covers the staged checkpoint.
+    same_fs: bool,
     _lock: File,
     inner: Mutex<Dirty>,
 }
@@ -91,10 +94,12 @@ impl FsStore {
             Err(fs::TryLockError::WouldBlock) => return Err(Error::Locked(dir.to_path_buf())),
             Err(fs::TryLockError::Error(e)) => return Err(Error::io("lock", &lock_path)(e)),
         }
+        let same_fs = same_filesystem(&log, &state);
         Ok(FsStore {
             log,
             state,
             policy,
+            same_fs,
             _lock: lock,
             inner: Mutex::new(Dirty::default()),
         })
@@ -115,7 +120,9 @@ impl FsStore {
     fn dirty(&self) -> std::sync::MutexGuard<'_, Dirty> {
         // A poisoned lock only means another thread panicked mid-update; the
         // dirty set is still a safe over-approximation.
-        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn ensure_dir(&self, d: &mut Dirty, dir: &Path) -> Result<()> {
@@ -155,6 +162,20 @@ impl FsStore {
         }
         Ok(())
     }
+}
+
+#[cfg(unix)]
+fn same_filesystem(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (fs::metadata(a), fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_filesystem(_a: &Path, _b: &Path) -> bool {
+    false
 }
 
 fn fsync_dir(dir: &Path) -> Result<()> {
@@ -208,7 +229,13 @@ impl LogStore for FsStore {
         }
     }
 
-    fn remove_beyond(&self, kind: TileKind, from_index: u64, keep_width: u16, limit: u64) -> Result<u64> {
+    fn remove_beyond(
+        &self,
+        kind: TileKind,
+        from_index: u64,
+        keep_width: u16,
+        limit: u64,
+    ) -> Result<u64> {
         let mut removed = 0;
         for index in from_index..from_index.saturating_add(limit) {
             let full = self.tile_path(&TileId::full(kind, index));
@@ -256,7 +283,12 @@ impl LogStore for FsStore {
         let (files, dirs, staged, count) = {
             let mut d = self.dirty();
             let count = std::mem::take(&mut d.file_count);
-            (std::mem::take(&mut d.files), std::mem::take(&mut d.dirs), d.staged.take(), count)
+            (
+                std::mem::take(&mut d.files),
+                std::mem::take(&mut d.dirs),
+                d.staged.take(),
+                count,
+            )
         };
         let use_syncfs = match self.policy {
             SyncPolicy::Filesystem => true,
@@ -275,8 +307,9 @@ impl LogStore for FsStore {
                 fsync_dir(&dir)?;
             }
         }
-        // The staged record is always fsync'd on its own, with its directory.
-        if let Some(f) = staged {
+        // The staged record is fsync'd on its own, with its directory, unless
+        // the syncfs above already covered its filesystem.
+        if let Some(f) = staged.filter(|_| !(use_syncfs && self.same_fs)) {
             f.sync_all().map_err(Error::io("fsync", &self.state))?;
             fsync_dir(&self.state)?;
         }

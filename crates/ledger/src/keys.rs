@@ -41,7 +41,8 @@ pub(crate) fn create(dir: &Path, origin: &str) -> Result<Signer> {
     restrict(&path, 0o600)?;
     let mut text = signer.to_skey();
     text.push('\n');
-    f.write_all(text.as_bytes()).map_err(Error::io("write", &path))?;
+    f.write_all(text.as_bytes())
+        .map_err(Error::io("write", &path))?;
     f.sync_all().map_err(Error::io("fsync", &path))?;
     let vpath = keys.join(VERIFIER);
     fs::write(&vpath, format!("{}\n", signer.verifier())).map_err(Error::io("write", &vpath))?;

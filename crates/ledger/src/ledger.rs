@@ -200,10 +200,16 @@ struct Shared {
 
 impl Shared {
     fn failure(&self) -> Option<String> {
-        self.failed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.failed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
     fn fail(&self, why: String) {
-        let mut f = self.failed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut f = self
+            .failed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if f.is_none() {
             *f = Some(why);
         }
@@ -222,14 +228,20 @@ pub struct Ledger {
 
 impl std::fmt::Debug for Ledger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ledger").field("dir", &self.dir).field("origin", &self.origin).finish()
+        f.debug_struct("Ledger")
+            .field("dir", &self.dir)
+            .field("origin", &self.origin)
+            .finish()
     }
 }
 
 /// Checks an origin is usable as a checkpoint origin and note key name
 /// (c2sp.org/signed-note: non-empty, no Unicode spaces, no `+`).
 pub fn validate_origin(origin: &str) -> Result<()> {
-    let bad = |reason| Error::BadOrigin { origin: origin.to_owned(), reason };
+    let bad = |reason| Error::BadOrigin {
+        origin: origin.to_owned(),
+        reason,
+    };
     if origin.is_empty() {
         return Err(bad("it is empty"));
     }
@@ -259,7 +271,12 @@ pub fn init(dir: &Path, origin: &str) -> Result<tlog::Verifier> {
     let signer = keys::create(dir, origin)?;
     FsStore::create_layout(dir)?;
     let store = FsStore::open(dir, SyncPolicy::PerFile)?;
-    let cp = Checkpoint { origin: origin.to_owned(), size: 0, root: tlog::empty_root(), extensions: vec![] };
+    let cp = Checkpoint {
+        origin: origin.to_owned(),
+        size: 0,
+        root: tlog::empty_root(),
+        extensions: vec![],
+    };
     let note = cp.sign(&[&signer])?;
     store.write_staged(&note)?;
     store.sync()?;
@@ -276,7 +293,12 @@ impl Ledger {
     }
 
     /// Opens a ledger over any [`LogStore`] (tests use a failure-injecting one).
-    pub fn with_store(dir: &Path, store: Box<dyn LogStore>, signer: Signer, opts: LedgerOptions) -> Result<Ledger> {
+    pub fn with_store(
+        dir: &Path,
+        store: Box<dyn LogStore>,
+        signer: Signer,
+        opts: LedgerOptions,
+    ) -> Result<Ledger> {
         let (state, published) = recover(store.as_ref(), &signer)?;
         let origin = signer.name().to_owned();
         let shared = Arc::new(Shared {
@@ -324,7 +346,11 @@ impl Ledger {
     /// The latest published checkpoint.
     #[must_use]
     pub fn checkpoint(&self) -> VerifiedCheckpoint {
-        self.shared.published.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.shared
+            .published
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Bytes accepted but not yet committed.
@@ -336,43 +362,71 @@ impl Ledger {
     /// Queues a batch without blocking. Fails fast with
     /// [`Error::Overloaded`] when the queue is full.
     pub fn submit(&self, batch: EntryBatch) -> Result<Pending> {
-        if let Some(why) = self.shared.failure() {
-            return Err(Error::Failed(why));
-        }
-        let bytes = batch.byte_len() as u64;
-        let queued = self.shared.queued_bytes.fetch_add(bytes, Ordering::AcqRel);
-        if queued > 0 && queued + bytes > self.shared.opts.max_queued_bytes {
-            self.shared.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
-            return Err(Error::Overloaded { queued_bytes: queued });
-        }
-        let (reply, rx) = oneshot::channel();
-        let tx = self.tx.as_ref().ok_or(Error::Closed)?;
-        match tx.try_send(Request { batch, reply }) {
-            Ok(()) => Ok(Pending(rx)),
-            Err(TrySendError::Full(_)) => {
-                self.shared.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
-                Err(Error::Overloaded { queued_bytes: queued })
+        self.try_submit(batch).map_err(|(e, _)| e)
+    }
+
+    /// Queues a batch, waiting (with backoff) while the queue is full.
+    pub fn submit_blocking(&self, batch: EntryBatch) -> Result<Pending> {
+        let mut batch = batch;
+        let mut backoff = Duration::from_micros(100);
+        loop {
+            match self.try_submit(batch) {
+                Ok(p) => return Ok(p),
+                Err((Error::Overloaded { .. }, Some(b))) => {
+                    batch = b;
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(Duration::from_millis(20));
+                }
+                Err((e, _)) => return Err(e),
             }
-            Err(TrySendError::Disconnected(_)) => Err(Error::Closed),
         }
     }
 
     /// Appends a batch and blocks until it is durable, waiting for room in
     /// the queue if it is full.
     pub fn append(&self, batch: EntryBatch) -> Result<DurablyAppended> {
-        let mut batch = Some(batch);
-        let mut backoff = Duration::from_micros(100);
-        loop {
-            let b = batch.take().ok_or(Error::Closed)?;
-            let retry = b.clone();
-            match self.submit(b) {
-                Ok(p) => return p.wait(),
-                Err(Error::Overloaded { .. }) => {
-                    batch = Some(retry);
-                    std::thread::sleep(backoff);
-                    backoff = (backoff * 2).min(Duration::from_millis(20));
-                }
-                Err(e) => return Err(e),
+        self.submit_blocking(batch)?.wait()
+    }
+
+    /// Queues a batch; on overload hands it back so the caller can retry
+    /// without copying it.
+    fn try_submit(
+        &self,
+        batch: EntryBatch,
+    ) -> std::result::Result<Pending, (Error, Option<EntryBatch>)> {
+        if let Some(why) = self.shared.failure() {
+            return Err((Error::Failed(why), None));
+        }
+        let bytes = batch.byte_len() as u64;
+        let queued = self.shared.queued_bytes.fetch_add(bytes, Ordering::AcqRel);
+        if queued > 0 && queued + bytes > self.shared.opts.max_queued_bytes {
+            self.shared.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
+            return Err((
+                Error::Overloaded {
+                    queued_bytes: queued,
+                },
+                Some(batch),
+            ));
+        }
+        let (reply, rx) = oneshot::channel();
+        let Some(tx) = self.tx.as_ref() else {
+            self.shared.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
+            return Err((Error::Closed, None));
+        };
+        match tx.try_send(Request { batch, reply }) {
+            Ok(()) => Ok(Pending(rx)),
+            Err(TrySendError::Full(r)) => {
+                self.shared.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
+                Err((
+                    Error::Overloaded {
+                        queued_bytes: queued,
+                    },
+                    Some(r.batch),
+                ))
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                self.shared.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
+                Err((Error::Closed, None))
             }
         }
     }
@@ -442,11 +496,21 @@ fn sequence(
             next_index += n;
         }
         let result = set.and_then(|set| {
-            let cp = Checkpoint { origin: origin.clone(), size: set.size, root: set.root, extensions: vec![] };
+            let cp = Checkpoint {
+                origin: origin.clone(),
+                size: set.size,
+                root: set.root,
+                extensions: vec![],
+            };
             Ok((cp.sign(&[&signer])?, set))
         });
         let commit = match result {
-            Ok((note, set)) => Commit { set, note, replies, bytes },
+            Ok((note, set)) => Commit {
+                set,
+                note,
+                replies,
+                bytes,
+            },
             Err(e) => {
                 shared.fail(format!("sequencing failed: {e}"));
                 shared.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
@@ -468,10 +532,10 @@ fn sequence(
 /// at most a staged checkpoint whose tiles recovery checks before using it.
 fn write_loop(rx: Receiver<Commit>, tx: SyncSender<Commit>, shared: &Shared) {
     while let Ok(mut c) = rx.recv() {
-        if shared.failure().is_none() {
-            if let Err(e) = stage(shared, &c) {
-                shared.fail(e.to_string());
-            }
+        if shared.failure().is_none()
+            && let Err(e) = stage(shared, &c)
+        {
+            shared.fail(e.to_string());
         }
         // Tile bytes are on disk (or failed); only the head is needed now.
         c.set.tiles = Vec::new();
@@ -499,7 +563,11 @@ fn sync_loop(rx: Receiver<Commit>, shared: &Shared) {
         match outcome {
             Ok(()) => {
                 for (reply, first_index, count) in c.replies {
-                    let _ = reply.send(Ok(DurablyAppended { first_index, count, tree_size: c.set.size }));
+                    let _ = reply.send(Ok(DurablyAppended {
+                        first_index,
+                        count,
+                        tree_size: c.set.size,
+                    }));
                 }
                 for full in &c.set.completed {
                     // Best effort: stale partials are harmless to clients.
@@ -521,13 +589,19 @@ fn publish(shared: &Shared, c: &Commit) -> Result<()> {
     shared.store.sync()?;
     shared.store.publish(&c.note)?;
     let published = tlog::open_checkpoint(&c.note, shared.verifier.name(), &shared.verifier)?;
-    *shared.published.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = published;
+    *shared
+        .published
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = published;
     Ok(())
 }
 
 /// Crash recovery: establishes the published tree, rolls a fully staged
 /// checkpoint forward, rebuilds the right edge and removes a torn tail.
-pub(crate) fn recover(store: &dyn LogStore, signer: &Signer) -> Result<(TreeState, VerifiedCheckpoint)> {
+pub(crate) fn recover(
+    store: &dyn LogStore,
+    signer: &Signer,
+) -> Result<(TreeState, VerifiedCheckpoint)> {
     let verifier = signer.verifier();
     let origin = signer.name();
     let published_bytes = store
@@ -537,25 +611,26 @@ pub(crate) fn recover(store: &dyn LogStore, signer: &Signer) -> Result<(TreeStat
         .map_err(|e| Error::corrupt("log/checkpoint", e.to_string()))?;
 
     if let Some(staged) = store.read_staged()?
-        && let Ok(s) = tlog::open_checkpoint(&staged, origin, &verifier) {
-            if s.size() > current.size() {
-                // Roll forward only if every tile the staged tree needs is
-                // durable and reproduces its root; otherwise the staged
-                // checkpoint never left the process and is dropped.
-                if load_state(store, s.size(), s.root()).is_ok()
-                    && check_bundles(store, current.size(), s.size()).is_ok()
-                {
-                    store.sync()?; // what was read back may not be durable yet (a crash after writes, before sync)
-                    store.publish(&staged)?;
-                    current = s;
-                }
-            } else if s.size() == current.size() && s.root() != current.root() {
-                return Err(Error::corrupt(
-                    "state/staged-checkpoint",
-                    "signed checkpoint of the published size with a different root",
-                ));
+        && let Ok(s) = tlog::open_checkpoint(&staged, origin, &verifier)
+    {
+        if s.size() > current.size() {
+            // Roll forward only if every tile the staged tree needs is
+            // durable and reproduces its root; otherwise the staged
+            // checkpoint never left the process and is dropped.
+            if load_state(store, s.size(), s.root()).is_ok()
+                && check_bundles(store, current.size(), s.size()).is_ok()
+            {
+                store.sync()?; // what was read back may not be durable yet (a crash after writes, before sync)
+                store.publish(&staged)?;
+                current = s;
             }
+        } else if s.size() == current.size() && s.root() != current.root() {
+            return Err(Error::corrupt(
+                "state/staged-checkpoint",
+                "signed checkpoint of the published size with a different root",
+            ));
         }
+    }
     let state = load_state(store, current.size(), current.root())?;
     store.write_staged(current.note_bytes())?;
     store.sync()?;
@@ -570,7 +645,9 @@ fn load_state(store: &dyn LogStore, size: u64, root: &Hash) -> Result<TreeState>
     for (level, slot) in edge.iter_mut().enumerate() {
         let kind = TileKind::Hashes { level: level as u8 };
         let index = crate::tree::shr(size, TILE_HEIGHT * (level as u32 + 1));
-        let Some(tile) = TileId::at_size(kind, index, size) else { continue };
+        let Some(tile) = TileId::at_size(kind, index, size) else {
+            continue;
+        };
         if tile.is_full() {
             continue;
         }
@@ -578,9 +655,12 @@ fn load_state(store: &dyn LogStore, size: u64, root: &Hash) -> Result<TreeState>
     }
     let mut bundle = Vec::new();
     if let Some(b) = TileId::at_size(TileKind::Entries, size >> TILE_HEIGHT, size)
-        && !b.is_full() {
-            bundle = store.read_tile(&b)?.ok_or_else(|| Error::corrupt(b.path(), "missing"))?;
-        }
+        && !b.is_full()
+    {
+        bundle = store
+            .read_tile(&b)?
+            .ok_or_else(|| Error::corrupt(b.path(), "missing"))?;
+    }
     let state = TreeState::from_edge(size, edge, bundle)?;
     if &state.root() != root {
         return Err(Error::corrupt(
@@ -592,9 +672,14 @@ fn load_state(store: &dyn LogStore, size: u64, root: &Hash) -> Result<TreeState>
 }
 
 fn read_hashes(store: &dyn LogStore, tile: &TileId) -> Result<Vec<Hash>> {
-    let data = store.read_tile(tile)?.ok_or_else(|| Error::corrupt(tile.path(), "missing"))?;
+    let data = store
+        .read_tile(tile)?
+        .ok_or_else(|| Error::corrupt(tile.path(), "missing"))?;
     if data.len() != tile.hash_bytes() {
-        return Err(Error::corrupt(tile.path(), format!("{} bytes, expected {}", data.len(), tile.hash_bytes())));
+        return Err(Error::corrupt(
+            tile.path(),
+            format!("{} bytes, expected {}", data.len(), tile.hash_bytes()),
+        ));
     }
     Ok(data
         .chunks_exact(tlog::HASH_SIZE)
@@ -608,13 +693,18 @@ fn check_bundles(store: &dyn LogStore, from: u64, to: u64) -> Result<()> {
     for index in (from >> TILE_HEIGHT)..(to >> TILE_HEIGHT) {
         let b = TileId::full(TileKind::Entries, index);
         let t = TileId::full(TileKind::Hashes { level: 0 }, index);
-        let bundle = store.read_tile(&b)?.ok_or_else(|| Error::corrupt(b.path(), "missing"))?;
+        let bundle = store
+            .read_tile(&b)?
+            .ok_or_else(|| Error::corrupt(b.path(), "missing"))?;
         let hashes = read_hashes(store, &t)?;
         let mut n = 0;
         for (e, h) in tlog::decode_bundle(&bundle).zip(hashes.iter()) {
             let e = e.map_err(|err| Error::corrupt(b.path(), err.to_string()))?;
             if &tlog::leaf_hash(e) != h {
-                return Err(Error::corrupt(b.path(), "entry does not match its tile hash"));
+                return Err(Error::corrupt(
+                    b.path(),
+                    "entry does not match its tile hash",
+                ));
             }
             n += 1;
         }

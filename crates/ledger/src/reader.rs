@@ -27,14 +27,20 @@ impl LogReader {
         if !log.join("checkpoint").is_file() {
             return Err(Error::NotInitialized(dir.to_path_buf()));
         }
-        Ok(LogReader { log, cache: HashMap::new() })
+        Ok(LogReader {
+            log,
+            cache: HashMap::new(),
+        })
     }
 
     /// A reader over a bare tiles directory (the one holding `checkpoint`
     /// and `tile/`).
     #[must_use]
     pub fn over_log_dir(log: &Path) -> LogReader {
-        LogReader { log: log.to_path_buf(), cache: HashMap::new() }
+        LogReader {
+            log: log.to_path_buf(),
+            cache: HashMap::new(),
+        }
     }
 
     /// The published checkpoint's bytes (unverified).
@@ -46,12 +52,14 @@ impl LogReader {
     /// Reads a tile as it exists in a tree of `size`: the partial file, or
     /// the prefix of the full tile if the partial was removed.
     pub fn tile(&mut self, kind: TileKind, index: u64, size: u64) -> Result<Vec<u8>> {
-        let id = TileId::at_size(kind, index, size)
-            .ok_or_else(|| Error::OutOfRange(format!("tile {index} of {kind:?} is beyond size {size}")))?;
+        let id = TileId::at_size(kind, index, size).ok_or_else(|| {
+            Error::OutOfRange(format!("tile {index} of {kind:?} is beyond size {size}"))
+        })?;
         if let Some(full) = self.cache.get(&(kind, index))
-            && let Some(prefix) = prefix_of(full, &id) {
-                return Ok(prefix);
-            }
+            && let Some(prefix) = prefix_of(full, &id)
+        {
+            return Ok(prefix);
+        }
         let path = self.log.join(id.path());
         match fs::read(&path) {
             Ok(data) => {
@@ -66,7 +74,9 @@ impl LogReader {
             Err(e) if e.kind() == ErrorKind::NotFound && !id.is_full() => {
                 let full = self.log.join(id.to_full().path());
                 let data = fs::read(&full).map_err(|_| Error::corrupt(id.path(), "missing"))?;
-                prefix_of(&data, &id).ok_or_else(|| Error::corrupt(id.path(), "missing (and its full tile is too short)"))
+                prefix_of(&data, &id).ok_or_else(|| {
+                    Error::corrupt(id.path(), "missing (and its full tile is too short)")
+                })
             }
             Err(e) if e.kind() == ErrorKind::NotFound => Err(Error::corrupt(id.path(), "missing")),
             Err(e) => Err(Error::io("read", &path)(e)),
@@ -76,13 +86,20 @@ impl LogReader {
     /// The hashes of a Merkle tile as it exists in a tree of `size`.
     pub fn tile_hashes(&mut self, level: u8, index: u64, size: u64) -> Result<Vec<Hash>> {
         let kind = TileKind::Hashes { level };
-        let id = TileId::at_size(kind, index, size)
-            .ok_or_else(|| Error::OutOfRange(format!("tile {level}/{index} is beyond size {size}")))?;
+        let id = TileId::at_size(kind, index, size).ok_or_else(|| {
+            Error::OutOfRange(format!("tile {level}/{index} is beyond size {size}"))
+        })?;
         let data = self.tile(kind, index, size)?;
         if data.len() != id.hash_bytes() {
-            return Err(Error::corrupt(id.path(), format!("{} bytes, expected {}", data.len(), id.hash_bytes())));
+            return Err(Error::corrupt(
+                id.path(),
+                format!("{} bytes, expected {}", data.len(), id.hash_bytes()),
+            ));
         }
-        Ok(data.chunks_exact(32).filter_map(|c| <Hash>::try_from(c).ok()).collect())
+        Ok(data
+            .chunks_exact(32)
+            .filter_map(|c| <Hash>::try_from(c).ok())
+            .collect())
     }
 
     /// The root of the complete subtree of `height` at `index` in a tree of
@@ -96,7 +113,11 @@ impl LogReader {
         let hashes = self.tile_hashes(level, tile_index, size)?;
         let span = hashes
             .get(offset..offset + (1usize << rem))
-            .ok_or_else(|| Error::OutOfRange(format!("subtree {height}/{index} is not complete in size {size}")))?;
+            .ok_or_else(|| {
+                Error::OutOfRange(format!(
+                    "subtree {height}/{index} is not complete in size {size}"
+                ))
+            })?;
         tlog::complete_subtree_root(span).ok_or_else(|| Error::OutOfRange("empty subtree".into()))
     }
 
@@ -119,14 +140,17 @@ impl LogReader {
     /// Entry `index` in a tree of `size`.
     pub fn entry(&mut self, index: u64, size: u64) -> Result<Vec<u8>> {
         if index >= size {
-            return Err(Error::OutOfRange(format!("entry {index} is beyond the log size {size}")));
+            return Err(Error::OutOfRange(format!(
+                "entry {index} is beyond the log size {size}"
+            )));
         }
         let bundle = self.tile(TileKind::Entries, index >> TILE_HEIGHT, size)?;
         let pos = (index & 0xff) as usize;
         let e = tlog::decode_bundle(&bundle)
             .nth(pos)
             .ok_or_else(|| Error::corrupt(format!("entry {index}"), "missing from its bundle"))?;
-        e.map(<[u8]>::to_vec).map_err(|err| Error::corrupt(format!("entry {index}"), err.to_string()))
+        e.map(<[u8]>::to_vec)
+            .map_err(|err| Error::corrupt(format!("entry {index}"), err.to_string()))
     }
 }
 

@@ -45,7 +45,13 @@ pub trait LogStore: Send + Sync {
     /// `limit` indices, and partial versions wider than `keep_width` at
     /// `from_index`: what a torn commit may have left beyond the published
     /// tree. Returns how many objects were removed.
-    fn remove_beyond(&self, kind: tlog::TileKind, from_index: u64, keep_width: u16, limit: u64) -> Result<u64>;
+    fn remove_beyond(
+        &self,
+        kind: tlog::TileKind,
+        from_index: u64,
+        keep_width: u16,
+        limit: u64,
+    ) -> Result<u64>;
     /// Records the checkpoint about to be published (durable after `sync`).
     fn write_staged(&self, note: &[u8]) -> Result<()>;
     /// Reads the staged checkpoint.

@@ -40,10 +40,18 @@ impl TreeState {
     /// Rebuilds the state of a tree of `size` from its partial tiles:
     /// `edge[l]` are the hashes of the partial tile at level `l`, `bundle`
     /// the partial entry bundle (its entries must hash to `edge[0]`).
-    pub(crate) fn from_edge(size: u64, edge: [Vec<Hash>; LEVELS], bundle: Vec<u8>) -> Result<TreeState> {
+    pub(crate) fn from_edge(
+        size: u64,
+        edge: [Vec<Hash>; LEVELS],
+        bundle: Vec<u8>,
+    ) -> Result<TreeState> {
         let views: Vec<&[Hash]> = edge.iter().map(Vec::as_slice).collect();
-        let range = CompactRange::from_tile_edge(size, &views)
-            .ok_or_else(|| Error::corrupt("tile/", format!("partial tiles do not fit a tree of size {size}")))?;
+        let range = CompactRange::from_tile_edge(size, &views).ok_or_else(|| {
+            Error::corrupt(
+                "tile/",
+                format!("partial tiles do not fit a tree of size {size}"),
+            )
+        })?;
         let mut count = 0u16;
         let first_leaf = (size >> TILE_HEIGHT) << TILE_HEIGHT;
         for (i, entry) in tlog::decode_bundle(&bundle).enumerate() {
@@ -65,7 +73,10 @@ impl TreeState {
         if usize::from(count) != edge[0].len() {
             return Err(Error::corrupt(
                 "partial entry bundle",
-                format!("{count} entries for a level-0 tile of width {}", edge[0].len()),
+                format!(
+                    "{count} entries for a level-0 tile of width {}",
+                    edge[0].len()
+                ),
             ));
         }
         Ok(TreeState {
@@ -92,8 +103,10 @@ impl TreeState {
     ) -> Result<CommitSet> {
         let mut out = CommitSet::default();
         for (entry, leaf) in entries {
-            tlog::append_entry(&mut self.bundle, entry)
-                .map_err(|_| Error::EntryTooLarge { position: 0, len: entry.len() })?;
+            tlog::append_entry(&mut self.bundle, entry).map_err(|_| Error::EntryTooLarge {
+                position: 0,
+                len: entry.len(),
+            })?;
             self.bundle_entries += 1;
             let edge = &mut self.edge;
             if let Some(level0) = edge.first_mut() {
@@ -101,9 +114,10 @@ impl TreeState {
             }
             self.range.append(leaf, |height, _, hash| {
                 if height % TILE_HEIGHT == 0
-                    && let Some(level) = edge.get_mut((height / TILE_HEIGHT) as usize) {
-                        level.push(*hash);
-                    }
+                    && let Some(level) = edge.get_mut((height / TILE_HEIGHT) as usize)
+                {
+                    level.push(*hash);
+                }
             });
             if u64::from(self.bundle_entries) == TILE_WIDTH {
                 self.flush_full(&mut out);
@@ -147,12 +161,23 @@ impl TreeState {
             }
             let index = shr(size, TILE_HEIGHT * (level as u32 + 1));
             let kind = TileKind::Hashes { level: level as u8 };
-            out.tiles.push((TileId { kind, index, width: hashes.len() as u16 }, hashes.concat()));
+            out.tiles.push((
+                TileId {
+                    kind,
+                    index,
+                    width: hashes.len() as u16,
+                },
+                hashes.concat(),
+            ));
         }
         if self.bundle_entries > 0 {
             let index = size >> TILE_HEIGHT;
             out.tiles.push((
-                TileId { kind: TileKind::Entries, index, width: self.bundle_entries },
+                TileId {
+                    kind: TileKind::Entries,
+                    index,
+                    width: self.bundle_entries,
+                },
                 self.bundle.clone(),
             ));
         }
@@ -195,12 +220,16 @@ mod tests {
                     let id = TileId::at_size(kind, index, n).unwrap();
                     let data = all.get(&id).unwrap_or_else(|| panic!("missing {id}"));
                     if !id.is_full() {
-                        edge[level as usize] = data.chunks(32).map(|c| c.try_into().unwrap()).collect();
+                        edge[level as usize] =
+                            data.chunks(32).map(|c| c.try_into().unwrap()).collect();
                     }
                 }
             }
             let bundle_id = TileId::at_size(TileKind::Entries, n >> 8, n);
-            let bundle = bundle_id.filter(|b| !b.is_full()).map(|b| all[&b].clone()).unwrap_or_default();
+            let bundle = bundle_id
+                .filter(|b| !b.is_full())
+                .map(|b| all[&b].clone())
+                .unwrap_or_default();
             let rebuilt = TreeState::from_edge(n, edge, bundle).unwrap();
             assert_eq!(rebuilt.root(), set.root);
         }

@@ -22,7 +22,10 @@ pub struct VerifyError {
 }
 
 fn bad(place: impl Into<String>, reason: impl Into<String>) -> VerifyError {
-    VerifyError { place: place.into(), reason: reason.into() }
+    VerifyError {
+        place: place.into(),
+        reason: reason.into(),
+    }
 }
 
 /// A reader error about `place`, without repeating the place.
@@ -68,11 +71,19 @@ pub fn verify_log(
     mut progress: impl FnMut(u64, u64),
 ) -> Result<VerifyReport, VerifyError> {
     let cp_path = log_dir.join("checkpoint");
-    let note = std::fs::read(&cp_path).map_err(|e| bad("checkpoint", format!("cannot read: {e}")))?;
-    let cp = tlog::open_checkpoint(&note, verifier.name(), verifier).map_err(|e| bad("checkpoint", e.to_string()))?;
+    let note =
+        std::fs::read(&cp_path).map_err(|e| bad("checkpoint", format!("cannot read: {e}")))?;
+    let cp = tlog::open_checkpoint(&note, verifier.name(), verifier)
+        .map_err(|e| bad("checkpoint", e.to_string()))?;
     let size = cp.size();
     let mut reader = LogReader::over_log_dir(log_dir);
-    let mut report = VerifyReport { checkpoint: cp.clone(), entries: 0, entry_bytes: 0, tiles: 0, known: vec![] };
+    let mut report = VerifyReport {
+        checkpoint: cp.clone(),
+        entries: 0,
+        entry_bytes: 0,
+        tiles: 0,
+        known: vec![],
+    };
 
     // Known checkpoints first: a rollback is reported even if the older
     // tree itself is intact.
@@ -108,19 +119,32 @@ pub fn verify_log(
         let (a, b) = std::thread::scope(|s| {
             let h = s.spawn(|| check_bundles(&log, start, mid, size));
             let b = check_bundles(&log, mid, end, size);
-            (h.join().unwrap_or_else(|_| Err(bad("verifier", "worker failed"))), b)
+            (
+                h.join()
+                    .unwrap_or_else(|_| Err(bad("verifier", "worker failed"))),
+                b,
+            )
         });
         for part in [a?, b?] {
             report.entries += part.entries;
             report.entry_bytes += part.bytes;
             report.tiles += 2 * part.roots.len() as u64 + u64::from(part.partial.is_some()) * 2;
             for root in part.roots {
-                push_and_check(&mut reader, &mut computed, &mut done, 1, root, size, &mut report.tiles)?;
+                push_and_check(
+                    &mut reader,
+                    &mut computed,
+                    &mut done,
+                    1,
+                    root,
+                    size,
+                    &mut report.tiles,
+                )?;
             }
             if let Some(p) = part.partial
-                && let Some(level0) = computed.first_mut() {
-                    *level0 = p;
-                }
+                && let Some(level0) = computed.first_mut()
+            {
+                *level0 = p;
+            }
         }
         progress(report.entries, size);
         start = end;
@@ -134,7 +158,8 @@ pub fn verify_log(
         }
         let kind = TileKind::Hashes { level: level as u8 };
         let index = crate::tree::shr(size, TILE_HEIGHT * (level as u32 + 1));
-        let id = TileId::at_size(kind, index, size).ok_or_else(|| bad("tile", "internal width error"))?;
+        let id = TileId::at_size(kind, index, size)
+            .ok_or_else(|| bad("tile", "internal width error"))?;
         compare_tile(&mut reader, &id, hashes, size)?;
         report.tiles += 1;
     }
@@ -143,15 +168,23 @@ pub fn verify_log(
         .ok_or_else(|| bad("tile", "tiles do not fit the checkpoint size"))?
         .root();
     if &root != cp.root() {
-        return Err(bad("checkpoint", "root hash does not match the root recomputed from the entries"));
+        return Err(bad(
+            "checkpoint",
+            "root hash does not match the root recomputed from the entries",
+        ));
     }
 
     for (source, kc) in known_ok {
-        let r = reader.root_at(kc.size(), size).map_err(|e| bad("tile", e.to_string()))?;
+        let r = reader
+            .root_at(kc.size(), size)
+            .map_err(|e| bad("tile", e.to_string()))?;
         if &r != kc.root() {
             return Err(bad(
                 "checkpoint",
-                format!("fork: the log at size {} does not match the known checkpoint of that size ({source})", kc.size()),
+                format!(
+                    "fork: the log at size {} does not match the known checkpoint of that size ({source})",
+                    kc.size()
+                ),
             ));
         }
         report.known.push((source, kc.size()));
@@ -189,20 +222,33 @@ fn push_and_check(
     let id = TileId::full(TileKind::Hashes { level: level as u8 }, index);
     compare_tile(reader, &id, &hashes, size)?;
     *tiles += 1;
-    let root = tlog::complete_subtree_root(&hashes).ok_or_else(|| bad(id.path(), "internal error"))?;
+    let root =
+        tlog::complete_subtree_root(&hashes).ok_or_else(|| bad(id.path(), "internal error"))?;
     push_and_check(reader, computed, done, level + 1, root, size, tiles)
 }
 
-fn compare_tile(reader: &mut LogReader, id: &TileId, want: &[Hash], size: u64) -> Result<(), VerifyError> {
+fn compare_tile(
+    reader: &mut LogReader,
+    id: &TileId,
+    want: &[Hash],
+    size: u64,
+) -> Result<(), VerifyError> {
     let level = id.kind.hash_level();
-    let got = reader.tile_hashes(level, id.index, size).map_err(|e| read_err(id.path(), e))?;
+    let got = reader
+        .tile_hashes(level, id.index, size)
+        .map_err(|e| read_err(id.path(), e))?;
     if got.len() != want.len() {
-        return Err(bad(id.path(), format!("{} hashes, expected {}", got.len(), want.len())));
+        return Err(bad(
+            id.path(),
+            format!("{} hashes, expected {}", got.len(), want.len()),
+        ));
     }
     if let Some(pos) = got.iter().zip(want).position(|(g, w)| g != w) {
         return Err(bad(
             id.path(),
-            format!("hash {pos} does not match the hash recomputed from the tiles or entries below"),
+            format!(
+                "hash {pos} does not match the hash recomputed from the tiles or entries below"
+            ),
         ));
     }
     Ok(())
@@ -220,33 +266,54 @@ struct BundleRun {
 /// Checks entry bundles `[from, to)` against their level-0 tiles.
 fn check_bundles(log: &Path, from: u64, to: u64, size: u64) -> Result<BundleRun, VerifyError> {
     let mut reader = LogReader::over_log_dir(log);
-    let mut run = BundleRun { entries: 0, bytes: 0, roots: Vec::new(), partial: None };
+    let mut run = BundleRun {
+        entries: 0,
+        bytes: 0,
+        roots: Vec::new(),
+        partial: None,
+    };
     for index in from..to {
-        let id = TileId::at_size(TileKind::Entries, index, size).ok_or_else(|| bad("tile/entries", "internal width error"))?;
-        let bundle = reader.tile(TileKind::Entries, index, size).map_err(|e| read_err(id.path(), e))?;
-        let tile_id = TileId { kind: TileKind::Hashes { level: 0 }, index, width: id.width };
-        let tile = reader.tile_hashes(0, index, size).map_err(|e| read_err(tile_id.path(), e))?;
+        let id = TileId::at_size(TileKind::Entries, index, size)
+            .ok_or_else(|| bad("tile/entries", "internal width error"))?;
+        let bundle = reader
+            .tile(TileKind::Entries, index, size)
+            .map_err(|e| read_err(id.path(), e))?;
+        let tile_id = TileId {
+            kind: TileKind::Hashes { level: 0 },
+            index,
+            width: id.width,
+        };
+        let tile = reader
+            .tile_hashes(0, index, size)
+            .map_err(|e| read_err(tile_id.path(), e))?;
         let first = index << TILE_HEIGHT;
         let mut leaves = Vec::with_capacity(usize::from(id.width));
         for (i, e) in tlog::decode_bundle(&bundle).enumerate() {
             let e = e.map_err(|err| bad(id.path(), err.to_string()))?;
             let leaf = tlog::leaf_hash(e);
             if let Some(want) = tile.get(i)
-                && &leaf != want {
-                    return Err(bad(
-                        format!("entry {} ({})", first + i as u64, id.path()),
-                        format!("does not hash to hash {i} of {}", tile_id.path()),
-                    ));
-                }
+                && &leaf != want
+            {
+                return Err(bad(
+                    format!("entry {} ({})", first + i as u64, id.path()),
+                    format!("does not hash to hash {i} of {}", tile_id.path()),
+                ));
+            }
             run.bytes += e.len() as u64;
             leaves.push(leaf);
         }
         if leaves.len() != usize::from(id.width) {
-            return Err(bad(id.path(), format!("{} entries, expected {}", leaves.len(), id.width)));
+            return Err(bad(
+                id.path(),
+                format!("{} entries, expected {}", leaves.len(), id.width),
+            ));
         }
         run.entries += leaves.len() as u64;
         if id.is_full() {
-            run.roots.push(tlog::complete_subtree_root(&leaves).ok_or_else(|| bad(id.path(), "internal error"))?);
+            run.roots.push(
+                tlog::complete_subtree_root(&leaves)
+                    .ok_or_else(|| bad(id.path(), "internal error"))?,
+            );
         } else {
             run.partial = Some(leaves);
         }

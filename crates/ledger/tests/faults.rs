@@ -1,4 +1,9 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 //! Sunlight-style fault injection for the commit protocol and crash recovery.
 //!
 //! `FakeStore` is an in-memory [`LogStore`] that models durability: every
@@ -79,7 +84,10 @@ impl Method {
     /// Methods with a side effect, for which "failed after taking effect"
     /// is a distinct case.
     fn mutates(self) -> bool {
-        !matches!(self, Method::ReadTile | Method::ReadStaged | Method::ReadPublished)
+        !matches!(
+            self,
+            Method::ReadTile | Method::ReadStaged | Method::ReadPublished
+        )
     }
 }
 
@@ -143,7 +151,12 @@ fn lock(s: &Shared) -> MutexGuard<'_, State> {
 
 impl State {
     fn genesis(signer: &Signer) -> State {
-        let cp = tlog::Checkpoint { origin: signer.name().to_owned(), size: 0, root: tlog::empty_root(), extensions: vec![] };
+        let cp = tlog::Checkpoint {
+            origin: signer.name().to_owned(),
+            size: 0,
+            root: tlog::empty_root(),
+            extensions: vec![],
+        };
         let note = cp.sign(&[signer]).unwrap();
         State {
             visible_staged: Some(note.clone()),
@@ -226,7 +239,10 @@ impl State {
     }
 
     /// Power loss: each un-synced object ends as `decide(obj, old, new)`.
-    fn crash_by(&mut self, mut decide: impl FnMut(Obj, Option<Vec<u8>>, Option<Vec<u8>>) -> Option<Vec<u8>>) {
+    fn crash_by(
+        &mut self,
+        mut decide: impl FnMut(Obj, Option<Vec<u8>>, Option<Vec<u8>>) -> Option<Vec<u8>>,
+    ) {
         self.fault = None;
         for obj in std::mem::take(&mut self.dirty) {
             let (old, new) = (self.durable(obj), self.visible(obj));
@@ -301,7 +317,8 @@ impl LogStore for FakeStore {
         self.op(Method::WriteTile, |s| {
             if s.is_published(tile) {
                 let same = s.visible_tiles.get(tile).map(Vec::as_slice) == Some(data);
-                s.rewrites.push(format!("{} (same bytes: {same})", tile.path()));
+                s.rewrites
+                    .push(format!("{} (same bytes: {same})", tile.path()));
             }
             s.put(Obj::Tile(*tile), Some(data.to_vec()));
         })
@@ -328,7 +345,13 @@ impl LogStore for FakeStore {
         })
     }
 
-    fn remove_beyond(&self, kind: TileKind, from_index: u64, keep_width: u16, limit: u64) -> ledger::Result<u64> {
+    fn remove_beyond(
+        &self,
+        kind: TileKind,
+        from_index: u64,
+        keep_width: u16,
+        limit: u64,
+    ) -> ledger::Result<u64> {
         self.op(Method::RemoveBeyond, |s| {
             let end = from_index.saturating_add(limit);
             let doomed: Vec<TileId> = s
@@ -352,7 +375,9 @@ impl LogStore for FakeStore {
     }
 
     fn write_staged(&self, note: &[u8]) -> ledger::Result<()> {
-        self.op(Method::WriteStaged, |s| s.put(Obj::Staged, Some(note.to_vec())))
+        self.op(Method::WriteStaged, |s| {
+            s.put(Obj::Staged, Some(note.to_vec()))
+        })
     }
 
     fn read_staged(&self) -> ledger::Result<Option<Vec<u8>>> {
@@ -389,19 +414,33 @@ struct Log {
 }
 
 fn opts() -> LedgerOptions {
-    LedgerOptions { max_delay: Duration::from_micros(100), ..LedgerOptions::default() }
+    LedgerOptions {
+        max_delay: Duration::from_micros(100),
+        ..LedgerOptions::default()
+    }
 }
 
 impl Log {
     fn new() -> Log {
         let signer = Signer::generate(ORIGIN).unwrap();
         let state = Arc::new(Mutex::new(State::genesis(&signer)));
-        Log { state, skey: signer.to_skey(), verifier: signer.verifier(), acked: vec![], next_entry: 0 }
+        Log {
+            state,
+            skey: signer.to_skey(),
+            verifier: signer.verifier(),
+            acked: vec![],
+            next_entry: 0,
+        }
     }
 
     fn open(&self) -> ledger::Result<Ledger> {
         let signer = Signer::from_skey(&self.skey).unwrap();
-        Ledger::with_store(Path::new("fake"), Box::new(FakeStore(Arc::clone(&self.state))), signer, opts())
+        Ledger::with_store(
+            Path::new("fake"),
+            Box::new(FakeStore(Arc::clone(&self.state))),
+            signer,
+            opts(),
+        )
     }
 
     fn arm(&self, f: Fault) {
@@ -414,7 +453,10 @@ impl Log {
         for _ in 0..n {
             let pad = rng.below(48) as usize;
             let mut e = format!("entry-{}-", self.next_entry).into_bytes();
-            e.extend(std::iter::repeat_n(b'a' + (self.next_entry % 26) as u8, pad));
+            e.extend(std::iter::repeat_n(
+                b'a' + (self.next_entry % 26) as u8,
+                pad,
+            ));
             self.next_entry += 1;
             b.push(&e).unwrap();
             data.push(e);
@@ -452,7 +494,9 @@ impl Log {
         const SIZES: [usize; 8] = [1, 3, 17, 100, 200, 255, 256, 300];
         for _ in 0..rounds {
             let groups = 1 + rng.below(3) as usize;
-            let sizes: Vec<usize> = (0..groups).map(|_| SIZES[rng.below(SIZES.len() as u64) as usize]).collect();
+            let sizes: Vec<usize> = (0..groups)
+                .map(|_| SIZES[rng.below(SIZES.len() as u64) as usize])
+                .collect();
             if self.append_group(&ledger, &sizes, rng) < sizes.len() {
                 break;
             }
@@ -468,16 +512,22 @@ impl Log {
     /// Opens (recovery), checks every invariant, appends once more, and
     /// after a further crash checks again.
     fn recover_and_check(&mut self, what: &str) {
-        let ledger = self.open().unwrap_or_else(|e| panic!("{what}: recovery failed: {e}"));
+        let ledger = self
+            .open()
+            .unwrap_or_else(|e| panic!("{what}: recovery failed: {e}"));
         let size = self.check(what, &ledger);
         let mut rng = Rng(size);
         let (b, data) = self.batch(5, &mut rng);
-        let d = ledger.append(b).unwrap_or_else(|e| panic!("{what}: append after recovery failed: {e}"));
+        let d = ledger
+            .append(b)
+            .unwrap_or_else(|e| panic!("{what}: append after recovery failed: {e}"));
         assert_eq!(d.first_index(), size, "{what}: first append after recovery");
         self.acked.push((d.first_index(), data, d.tree_size()));
         drop(ledger);
         self.crash(Crash::DropPending);
-        let ledger = self.open().unwrap_or_else(|e| panic!("{what}: second recovery failed: {e}"));
+        let ledger = self
+            .open()
+            .unwrap_or_else(|e| panic!("{what}: second recovery failed: {e}"));
         let size2 = self.check(&format!("{what} (after one more append)"), &ledger);
         assert_eq!(size2, size + 5, "{what}");
     }
@@ -486,12 +536,35 @@ impl Log {
     /// published; returns the recovered tree size.
     fn check(&self, what: &str, ledger: &Ledger) -> u64 {
         let s = lock(&self.state);
-        let published = s.published.clone().unwrap_or_else(|| panic!("{what}: no published checkpoint"));
+        let published = s
+            .published
+            .clone()
+            .unwrap_or_else(|| panic!("{what}: no published checkpoint"));
         let cp = tlog::open_checkpoint(&published, ORIGIN, &self.verifier)
             .unwrap_or_else(|e| panic!("{what}: published checkpoint does not verify: {e}"));
-        assert_eq!(&ledger.checkpoint(), &cp, "{what}: ledger and store disagree on the checkpoint");
+        assert_eq!(
+            &ledger.checkpoint(),
+            &cp,
+            "{what}: ledger and store disagree on the checkpoint"
+        );
         let size = cp.size();
-        assert!(s.removals.is_empty(), "{what}: tiles of the published tree were removed: {:?}", s.removals);
+        assert!(
+            s.removals.is_empty(),
+            "{what}: tiles of the published tree were removed: {:?}",
+            s.removals
+        );
+        // Rewrites of published tiles with the same bytes are a known bug
+        // (see `commits_never_rewrite_tiles_of_the_published_tree`); with
+        // other bytes they would change the published tree.
+        let changed: Vec<&String> = s
+            .rewrites
+            .iter()
+            .filter(|r| !r.ends_with("(same bytes: true)"))
+            .collect();
+        assert!(
+            changed.is_empty(),
+            "{what}: tiles of the published tree rewritten with other bytes: {changed:?}"
+        );
         let entries = read_entries(&s, size).unwrap_or_else(|e| panic!("{what}: {e}"));
         let leaves: Vec<Hash> = entries.iter().map(|e| tlog::leaf_hash(e)).collect();
         check_tiles(&s, &leaves).unwrap_or_else(|e| panic!("{what}: {e}"));
@@ -502,7 +575,9 @@ impl Log {
             .iter()
             .map(|n| {
                 tlog::open_checkpoint(n, ORIGIN, &self.verifier)
-                    .unwrap_or_else(|e| panic!("{what}: a published checkpoint does not verify: {e}"))
+                    .unwrap_or_else(|e| {
+                        panic!("{what}: a published checkpoint does not verify: {e}")
+                    })
                     .size()
             })
             .collect();
@@ -517,7 +592,11 @@ impl Log {
                 roots.insert(i as u64 + 1, range.root());
             }
         }
-        assert_eq!(&range.root(), cp.root(), "{what}: the root of the stored entries is not the checkpoint's");
+        assert_eq!(
+            &range.root(),
+            cp.root(),
+            "{what}: the root of the stored entries is not the checkpoint's"
+        );
         let mut last = 0;
         for n in &s.history {
             let h = tlog::open_checkpoint(n, ORIGIN, &self.verifier).unwrap();
@@ -532,7 +611,11 @@ impl Log {
                 "{what}: the published checkpoint of size {} is inconsistent with the recovered tree",
                 h.size()
             );
-            assert!(h.size() >= last, "{what}: published size went back from {last} to {}", h.size());
+            assert!(
+                h.size() >= last,
+                "{what}: published size went back from {last} to {}",
+                h.size()
+            );
             last = h.size();
         }
 
@@ -543,7 +626,11 @@ impl Log {
             );
             for (k, e) in data.iter().enumerate() {
                 let i = *first as usize + k;
-                assert_eq!(entries.get(i), Some(e), "{what}: acknowledged entry {i} lost or changed");
+                assert_eq!(
+                    entries.get(i),
+                    Some(e),
+                    "{what}: acknowledged entry {i} lost or changed"
+                );
             }
         }
         size
@@ -553,23 +640,26 @@ impl Log {
 /// The tile of `kind` at `index` as a tree of `size` has it: the partial
 /// object, or the prefix of the full one if the partial was tidied away.
 fn tile_at(s: &State, kind: TileKind, index: u64, size: u64) -> Result<Vec<u8>, String> {
-    let id = TileId::at_size(kind, index, size).ok_or_else(|| format!("no tile {index} of {kind:?} at size {size}"))?;
+    let id = TileId::at_size(kind, index, size)
+        .ok_or_else(|| format!("no tile {index} of {kind:?} at size {size}"))?;
     if let Some(d) = s.visible_tiles.get(&id) {
         return Ok(d.clone());
     }
-    if !id.is_full() {
-        if let Some(full) = s.visible_tiles.get(&id.to_full()) {
-            return Ok(match kind {
-                TileKind::Hashes { .. } => full[..id.hash_bytes().min(full.len())].to_vec(),
-                TileKind::Entries => {
-                    let mut end = 0;
-                    for e in tlog::decode_bundle(full).take(usize::from(id.width)) {
-                        end += 2 + e.map_err(|e| format!("{}: {e}", id.to_full().path()))?.len();
-                    }
-                    full[..end].to_vec()
+    if !id.is_full()
+        && let Some(full) = s.visible_tiles.get(&id.to_full())
+    {
+        return Ok(match kind {
+            TileKind::Hashes { .. } => full[..id.hash_bytes().min(full.len())].to_vec(),
+            TileKind::Entries => {
+                let mut end = 0;
+                for e in tlog::decode_bundle(full).take(usize::from(id.width)) {
+                    end += 2 + e
+                        .map_err(|e| format!("{}: {e}", id.to_full().path()))?
+                        .len();
                 }
-            });
-        }
+                full[..end].to_vec()
+            }
+        });
     }
     Err(format!("tile {} is missing", id.path()))
 }
@@ -605,7 +695,10 @@ fn check_tiles(s: &State, leaves: &[Hash]) -> Result<(), String> {
             let got = tile_at(s, kind, index as u64, size)?;
             if got != want.concat() {
                 let id = TileId::at_size(kind, index as u64, size).unwrap();
-                return Err(format!("tile {} does not hold the hashes of the entries", id.path()));
+                return Err(format!(
+                    "tile {} does not hold the hashes of the entries",
+                    id.path()
+                ));
             }
         }
         level_hashes = level_hashes
@@ -618,7 +711,12 @@ fn check_tiles(s: &State, leaves: &[Hash]) -> Result<(), String> {
 
 fn describe(f: Option<Fault>) -> String {
     match f {
-        Some(f) => format!("{:?} #{}{}", f.method, f.nth, if f.after { " (after effect)" } else { "" }),
+        Some(f) => format!(
+            "{:?} #{}{}",
+            f.method,
+            f.nth,
+            if f.after { " (after effect)" } else { "" }
+        ),
         None => "no fault".into(),
     }
 }
@@ -627,9 +725,17 @@ fn faults(counts: &[u64]) -> Vec<Fault> {
     let mut out = Vec::new();
     for m in METHODS {
         for &nth in counts {
-            out.push(Fault { method: m, nth, after: false });
+            out.push(Fault {
+                method: m,
+                nth,
+                after: false,
+            });
             if m.mutates() {
-                out.push(Fault { method: m, nth, after: true });
+                out.push(Fault {
+                    method: m,
+                    nth,
+                    after: true,
+                });
             }
         }
     }
@@ -653,7 +759,12 @@ fn no_faults_round_trip() {
 /// (losing all, or an arbitrary subset of, the un-synced writes).
 #[test]
 fn every_single_fault_then_crash() {
-    let crashes = [Crash::DropPending, Crash::RandomSubset(1), Crash::RandomSubset(2), Crash::RandomSubset(3)];
+    let crashes = [
+        Crash::DropPending,
+        Crash::RandomSubset(1),
+        Crash::RandomSubset(2),
+        Crash::RandomSubset(3),
+    ];
     let mut scenarios = 0;
     let mut fired = 0;
     for (i, fault) in faults(&[1, 2, 3, 5, 8, 13, 21]).into_iter().enumerate() {
@@ -688,8 +799,16 @@ fn fault_restart_fault_then_crash() {
             continue;
         }
         for (j, f2) in second.iter().enumerate() {
-            let crash = if (i + j) % 2 == 0 { Crash::DropPending } else { Crash::RandomSubset((i * 100 + j) as u64) };
-            let what = format!("{} / restart / {} / {crash:?}", describe(Some(*f1)), describe(Some(*f2)));
+            let crash = if (i + j) % 2 == 0 {
+                Crash::DropPending
+            } else {
+                Crash::RandomSubset((i * 100 + j) as u64)
+            };
+            let what = format!(
+                "{} / restart / {} / {crash:?}",
+                describe(Some(*f1)),
+                describe(Some(*f2))
+            );
             let mut log = Log::new();
             let mut rng = Rng((i * 1000 + j) as u64);
             log.life(1, &mut rng).unwrap();
@@ -715,7 +834,11 @@ fn repeated_torn_commits() {
         for round in 0..4u64 {
             // Sync #1 of a life is recovery's; #2.. are commits.
             let nth = 1 + rng.below(4);
-            log.arm(Fault { method: Method::Sync, nth, after: false });
+            log.arm(Fault {
+                method: Method::Sync,
+                nth,
+                after: false,
+            });
             let _ = log.life(4, &mut rng);
             log.crash(Crash::RandomSubset(seed * 10 + round));
         }
@@ -737,14 +860,22 @@ fn durable_staged_checkpoint_is_rolled_forward() {
         let mut rng = Rng(7);
         let ledger = log.open().unwrap();
         grow(&mut log, &ledger, 300, &mut rng);
-        log.arm(Fault { method: Method::Publish, nth: 1, after });
+        log.arm(Fault {
+            method: Method::Publish,
+            nth: 1,
+            after,
+        });
         let (b, _) = log.batch(400, &mut rng);
         assert!(ledger.append(b).is_err());
         drop(ledger);
         let staged = lock(&log.state).durable_staged.clone().unwrap();
         log.crash(Crash::DropPending);
         let ledger = log.open().unwrap();
-        assert_eq!(ledger.checkpoint().size(), 700, "the staged checkpoint was not rolled forward");
+        assert_eq!(
+            ledger.checkpoint().size(),
+            700,
+            "the staged checkpoint was not rolled forward"
+        );
         assert_eq!(ledger.checkpoint().note_bytes(), staged.as_slice());
         log.check("rolled forward", &ledger);
         drop(ledger);
@@ -764,23 +895,39 @@ fn staged_missing_one_tile(base: usize, grow_by: usize) {
     drop(ledger);
     let base_state = {
         let s = lock(&log.state);
-        (s.durable_tiles.clone(), s.durable_staged.clone(), s.published.clone(), s.history.clone())
+        (
+            s.durable_tiles.clone(),
+            s.durable_staged.clone(),
+            s.published.clone(),
+            s.history.clone(),
+        )
     };
     // Run the commit with its sync failing: everything it wrote is then
     // readable but not durable.
     let tiles: Vec<TileId> = {
         let ledger = log.open().unwrap();
         let (b, _) = log.batch(grow_by, &mut rng);
-        log.arm(Fault { method: Method::Sync, nth: 1, after: false });
+        log.arm(Fault {
+            method: Method::Sync,
+            nth: 1,
+            after: false,
+        });
         assert!(ledger.append(b).is_err());
         drop(ledger);
         let s = lock(&log.state);
-        s.dirty.iter().filter_map(|o| if let Obj::Tile(t) = o { Some(*t) } else { None }).collect()
+        s.dirty
+            .iter()
+            .filter_map(|o| if let Obj::Tile(t) = o { Some(*t) } else { None })
+            .collect()
     };
     assert!(!tiles.is_empty());
     let snapshot = |log: &Log| {
         let s = lock(&log.state);
-        (s.visible_tiles.clone(), s.visible_staged.clone(), s.dirty.clone())
+        (
+            s.visible_tiles.clone(),
+            s.visible_staged.clone(),
+            s.dirty.clone(),
+        )
     };
     let torn = snapshot(&log);
     for missing in &tiles {
@@ -806,9 +953,14 @@ fn staged_missing_one_tile(base: usize, grow_by: usize) {
             s.crash_keeping(|o| o != Obj::Tile(m));
         }
         let what = format!("commit {base}+{grow_by} with tile {} lost", missing.path());
-        let ledger = l2.open().unwrap_or_else(|e| panic!("{what}: recovery failed: {e}"));
+        let ledger = l2
+            .open()
+            .unwrap_or_else(|e| panic!("{what}: recovery failed: {e}"));
         let size = l2.check(&what, &ledger);
-        assert!(size == base as u64 || size == (base + grow_by) as u64, "{what}: size {size}");
+        assert!(
+            size == base as u64 || size == (base + grow_by) as u64,
+            "{what}: size {size}"
+        );
         if size == base as u64 {
             // Nothing of the discarded commit is left beyond the tree.
             let s = lock(&l2.state);
@@ -853,12 +1005,20 @@ fn roll_forward_is_durable_before_publishing() {
     let mut rng = Rng(3);
     let ledger = log.open().unwrap();
     grow(&mut log, &ledger, 100, &mut rng);
-    log.arm(Fault { method: Method::Sync, nth: 1, after: false });
+    log.arm(Fault {
+        method: Method::Sync,
+        nth: 1,
+        after: false,
+    });
     let (b, _) = log.batch(100, &mut rng);
     assert!(ledger.append(b).is_err());
     drop(ledger);
     // Restart (no crash): recovery's first sync fails.
-    log.arm(Fault { method: Method::Sync, nth: 1, after: false });
+    log.arm(Fault {
+        method: Method::Sync,
+        nth: 1,
+        after: false,
+    });
     assert!(log.open().is_err());
     log.crash(Crash::DropPending);
     log.recover_and_check("roll forward, then crash before recovery's sync");
@@ -878,7 +1038,11 @@ fn stale_tiles_of_a_discarded_commit_are_not_rolled_forward() {
     grow(&mut log, &ledger, 100, &mut rng);
     // C1 (200 entries) crashes before its sync: its staged checkpoint and
     // full tiles survive, its partial tiles do not.
-    log.arm(Fault { method: Method::Sync, nth: 1, after: false });
+    log.arm(Fault {
+        method: Method::Sync,
+        nth: 1,
+        after: false,
+    });
     let (b, _) = log.batch(200, &mut rng);
     assert!(ledger.append(b).is_err());
     drop(ledger);
@@ -890,7 +1054,11 @@ fn stale_tiles_of_a_discarded_commit_are_not_rolled_forward() {
     // the same size) crashes before its sync ...
     let ledger = log.open().unwrap();
     assert_eq!(ledger.checkpoint().size(), 100);
-    log.arm(Fault { method: Method::Sync, nth: 1, after: false });
+    log.arm(Fault {
+        method: Method::Sync,
+        nth: 1,
+        after: false,
+    });
     let (b, _) = log.batch(200, &mut rng);
     assert!(ledger.append(b).is_err());
     drop(ledger);
@@ -912,7 +1080,11 @@ fn commits_never_rewrite_tiles_of_the_published_tree() {
     grow(&mut log, &ledger, 10, &mut rng);
     drop(ledger);
     let s = lock(&log.state);
-    assert!(s.rewrites.is_empty(), "tiles of the published tree rewritten: {:?}", s.rewrites);
+    assert!(
+        s.rewrites.is_empty(),
+        "tiles of the published tree rewritten: {:?}",
+        s.rewrites
+    );
 }
 
 /// What that rewrite costs with a store that rewrites a file in place
@@ -926,11 +1098,25 @@ fn a_crash_during_a_commit_never_damages_the_published_tree() {
     let mut rng = Rng(9);
     let ledger = log.open().unwrap();
     grow(&mut log, &ledger, 600, &mut rng);
-    log.arm(Fault { method: Method::Sync, nth: 1, after: false });
+    log.arm(Fault {
+        method: Method::Sync,
+        nth: 1,
+        after: false,
+    });
     let (b, _) = log.batch(10, &mut rng);
     assert!(ledger.append(b).is_err());
     drop(ledger);
-    let level1 = TileId { kind: TileKind::Hashes { level: 1 }, index: 0, width: 2 };
-    lock(&log.state).crash_by(|o, old, _| if o == Obj::Tile(level1) { Some(vec![]) } else { old });
+    let level1 = TileId {
+        kind: TileKind::Hashes { level: 1 },
+        index: 0,
+        width: 2,
+    };
+    lock(&log.state).crash_by(|o, old, _| {
+        if o == Obj::Tile(level1) {
+            Some(vec![])
+        } else {
+            old
+        }
+    });
     log.recover_and_check("commit of 10 on 600, crash with tile/1/000.p/2 truncated");
 }

@@ -35,10 +35,30 @@ impl Default for Company {
 }
 
 const DEPARTMENTS: [(&str, &str, &str, &[&str]); 4] = [
-    ("customer-service", "cs-tool", "customer.read", &["name", "phone", "address", "order_history"]),
-    ("fulfilment", "delivery-app", "delivery.read", &["name", "phone", "address", "entrance_code"]),
-    ("payments", "payments-console", "payment.read", &["name", "payment"]),
-    ("marketing", "campaign-batch", "segment.export", &["name", "email"]),
+    (
+        "customer-service",
+        "cs-tool",
+        "customer.read",
+        &["name", "phone", "address", "order_history"],
+    ),
+    (
+        "fulfilment",
+        "delivery-app",
+        "delivery.read",
+        &["name", "phone", "address", "entrance_code"],
+    ),
+    (
+        "payments",
+        "payments-console",
+        "payment.read",
+        &["name", "payment"],
+    ),
+    (
+        "marketing",
+        "campaign-batch",
+        "segment.export",
+        &["name", "email"],
+    ),
 ];
 
 /// One access record, ready to be logged.
@@ -54,7 +74,12 @@ pub struct AccessRecord {
 
 /// Generates `n` records of one simulated day, `attack_share` of them (per
 /// million) from the forged-token attack, in time order.
-pub fn day(company: &Company, seed: u64, n: u64, attack_per_million: u64) -> impl Iterator<Item = AccessRecord> + '_ {
+pub fn day(
+    company: &Company,
+    seed: u64,
+    n: u64,
+    attack_per_million: u64,
+) -> impl Iterator<Item = AccessRecord> + '_ {
     let mut rng = SplitMix64::new(seed);
     (0..n).map(move |i| {
         // Spread over the day with a daytime bulge.
@@ -62,7 +87,11 @@ pub fn day(company: &Company, seed: u64, n: u64, attack_per_million: u64) -> imp
         let time = company.day_start + (frac * 86_400.0) as u64;
         let ms = rng.below(1000);
         let attack = rng.below(1_000_000) < attack_per_million;
-        let json = if attack { attack_record(company, &mut rng, time, ms) } else { staff_record(company, &mut rng, time, ms) };
+        let json = if attack {
+            attack_record(company, &mut rng, time, ms)
+        } else {
+            staff_record(company, &mut rng, time, ms)
+        };
         AccessRecord { time, attack, json }
     })
 }
@@ -81,12 +110,22 @@ fn timestamp(t: u64, ms: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = if m <= 2 { y + 1 } else { y };
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z", secs / 3600, secs / 60 % 60, secs % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
 }
 
 fn staff_record(c: &Company, rng: &mut SplitMix64, t: u64, ms: u64) -> String {
     let dept_i = rng.below(DEPARTMENTS.len() as u64) as usize;
-    let (dept, service, op, cats) = DEPARTMENTS.get(dept_i).copied().unwrap_or(("customer-service", "cs-tool", "customer.read", &["name"]));
+    let (dept, service, op, cats) = DEPARTMENTS.get(dept_i).copied().unwrap_or((
+        "customer-service",
+        "cs-tool",
+        "customer.read",
+        &["name"],
+    ));
     let emp = rng.below(c.employees);
     let subject = rng.below(c.customers);
     let ncat = 1 + rng.below(cats.len() as u64) as usize;
@@ -160,6 +199,9 @@ mod tests {
     fn timestamps_are_civil_dates() {
         assert_eq!(timestamp(1_748_822_400, 5), "2025-06-02T00:00:00.005Z");
         assert_eq!(timestamp(0, 0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(timestamp(951_782_400 + 86_399, 999), "2000-02-29T23:59:59.999Z");
+        assert_eq!(
+            timestamp(951_782_400 + 86_399, 999),
+            "2000-02-29T23:59:59.999Z"
+        );
     }
 }

@@ -27,7 +27,8 @@ pub enum BundleError {
 
 /// Appends one length-prefixed entry to a bundle under construction.
 pub fn append_entry(out: &mut Vec<u8>, entry: &[u8]) -> Result<(), BundleError> {
-    let len = u16::try_from(entry.len()).map_err(|_| BundleError::EntryTooLarge { len: entry.len() })?;
+    let len =
+        u16::try_from(entry.len()).map_err(|_| BundleError::EntryTooLarge { len: entry.len() })?;
     out.extend_from_slice(&len.to_be_bytes());
     out.extend_from_slice(entry);
     Ok(())
@@ -96,7 +97,9 @@ mod tests {
         assert_eq!(got[2].len(), MAX_ENTRY_SIZE);
         assert_eq!(
             append_entry(&mut b, &vec![0u8; MAX_ENTRY_SIZE + 1]),
-            Err(BundleError::EntryTooLarge { len: MAX_ENTRY_SIZE + 1 })
+            Err(BundleError::EntryTooLarge {
+                len: MAX_ENTRY_SIZE + 1
+            })
         );
     }
 
@@ -113,7 +116,14 @@ mod tests {
             }
             let err = r.unwrap_err();
             let want = if cut < 5 { (0, 0) } else { (1, 5) };
-            assert_eq!(err, BundleError::Truncated { entry: want.0, offset: want.1 }, "cut {cut}");
+            assert_eq!(
+                err,
+                BundleError::Truncated {
+                    entry: want.0,
+                    offset: want.1
+                },
+                "cut {cut}"
+            );
         }
     }
 }

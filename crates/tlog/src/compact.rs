@@ -133,14 +133,19 @@ mod tests {
         let mut c = CompactRange::new();
         let mut seen = vec![Vec::new(); 11];
         for h in &l {
-            c.append(*h, |height, index, hash| seen[height as usize].push((index, *hash)));
+            c.append(*h, |height, index, hash| {
+                seen[height as usize].push((index, *hash))
+            });
         }
         for (height, nodes) in seen.iter().enumerate().skip(1) {
             assert_eq!(nodes.len(), 1024 >> height);
             for (k, (index, hash)) in nodes.iter().enumerate() {
                 assert_eq!(*index, k as u64);
                 let lo = k << height;
-                assert_eq!(*hash, crate::complete_subtree_root(&l[lo..lo + (1 << height)]).unwrap());
+                assert_eq!(
+                    *hash,
+                    crate::complete_subtree_root(&l[lo..lo + (1 << height)]).unwrap()
+                );
             }
         }
     }

@@ -20,7 +20,7 @@ pub use bundle::{BundleError, BundleIter, MAX_ENTRY_SIZE, append_entry, decode_b
 pub use checkpoint::{Checkpoint, CheckpointError, VerifiedCheckpoint, open_checkpoint};
 pub use compact::CompactRange;
 pub use hash::{HASH_SIZE, Hash, complete_subtree_root, empty_root, leaf_hash, node_hash};
-pub use note::{Note, NoteError, NoteSignature, Signer, Verifier, VerifiedNote, open_note};
+pub use note::{Note, NoteError, NoteSignature, Signer, VerifiedNote, Verifier, open_note};
 pub use proof::{
     ProofError, consistency_proof, inclusion_proof, range_root, verify_consistency,
     verify_inclusion,

@@ -297,7 +297,9 @@ mod tests {
     use proptest::prelude::*;
 
     fn leaves(n: u64) -> Vec<Hash> {
-        (0..n).map(|i| leaf_hash(format!("entry {i}").as_bytes())).collect()
+        (0..n)
+            .map(|i| leaf_hash(format!("entry {i}").as_bytes()))
+            .collect()
     }
 
     fn tree(l: &[Hash]) -> impl FnMut(u32, u64) -> Result<Hash, ProofError> + '_ {

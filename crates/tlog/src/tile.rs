@@ -165,7 +165,9 @@ impl TileId {
             path: path.to_owned(),
             reason,
         };
-        let rest = path.strip_prefix("tile/").ok_or_else(|| bad("missing tile/ prefix"))?;
+        let rest = path
+            .strip_prefix("tile/")
+            .ok_or_else(|| bad("missing tile/ prefix"))?;
         let (kind_s, rest) = rest.split_once('/').ok_or_else(|| bad("missing level"))?;
         let kind = if kind_s == "entries" {
             TileKind::Entries
@@ -280,7 +282,11 @@ mod tests {
 
     #[test]
     fn paths_round_trip() {
-        for kind in [TileKind::Entries, TileKind::Hashes { level: 0 }, TileKind::Hashes { level: 63 }] {
+        for kind in [
+            TileKind::Entries,
+            TileKind::Hashes { level: 0 },
+            TileKind::Hashes { level: 63 },
+        ] {
             for index in [0, 1, 999, 1000, 1234067, u64::MAX] {
                 for width in [1u16, 17, 255, 256] {
                     let t = TileId::new(kind, index, width).unwrap();
@@ -289,10 +295,15 @@ mod tests {
             }
         }
         assert_eq!(
-            TileId::new(TileKind::Hashes { level: 1 }, 1234067, 8).unwrap().path(),
+            TileId::new(TileKind::Hashes { level: 1 }, 1234067, 8)
+                .unwrap()
+                .path(),
             "tile/1/x001/x234/067.p/8"
         );
-        assert_eq!(TileId::full(TileKind::Entries, 5).path(), "tile/entries/005");
+        assert_eq!(
+            TileId::full(TileKind::Entries, 5).path(),
+            "tile/entries/005"
+        );
     }
 
     #[test]
@@ -334,7 +345,10 @@ mod tests {
         assert!(TileId::at_size(l1, 0, size).unwrap().is_full());
         assert_eq!(TileId::at_size(l1, 1, size).unwrap().width, 17);
         assert_eq!(TileId::at_size(l2, 0, size).unwrap().width, 1);
-        assert_eq!(TileId::count_at_size(TileKind::Hashes { level: 3 }, size), 0);
+        assert_eq!(
+            TileId::count_at_size(TileKind::Hashes { level: 3 }, size),
+            0
+        );
         // "a tree of size 256 will be represented by a full level 0 tile and a
         // partial level 1 tile of width 1."
         assert!(TileId::at_size(l0, 0, 256).unwrap().is_full());
@@ -345,7 +359,13 @@ mod tests {
     #[test]
     fn start_entries() {
         assert_eq!(TileId::full(TileKind::Entries, 3).start_entry(), Some(768));
-        assert_eq!(TileId::full(TileKind::Hashes { level: 1 }, 2).start_entry(), Some(131_072));
-        assert_eq!(TileId::full(TileKind::Hashes { level: 7 }, 1).start_entry(), None);
+        assert_eq!(
+            TileId::full(TileKind::Hashes { level: 1 }, 2).start_entry(),
+            Some(131_072)
+        );
+        assert_eq!(
+            TileId::full(TileKind::Hashes { level: 7 }, 1).start_entry(),
+            None
+        );
     }
 }

@@ -3,7 +3,13 @@
 //! touches the real home directory), building ledgers, running the
 //! independent Python verifier `tests/outside/tlogcheck.py`, and small file
 //! utilities (copying a log, editing bundles).
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
@@ -54,7 +60,11 @@ impl Run {
     /// Asserts exit 0 and returns self.
     #[track_caller]
     pub fn ok(self) -> Run {
-        assert!(self.status.success(), "expected success: {}", self.describe());
+        assert!(
+            self.status.success(),
+            "expected success: {}",
+            self.describe()
+        );
         assert_no_panic(&self);
         self
     }
@@ -63,10 +73,22 @@ impl Run {
     /// message, a non-empty stderr.
     #[track_caller]
     pub fn fails(self) -> Run {
-        assert!(!self.status.success(), "expected failure: {}", self.describe());
-        assert!(self.status.code().is_some(), "killed by a signal: {}", self.describe());
+        assert!(
+            !self.status.success(),
+            "expected failure: {}",
+            self.describe()
+        );
+        assert!(
+            self.status.code().is_some(),
+            "killed by a signal: {}",
+            self.describe()
+        );
         assert_no_panic(&self);
-        assert!(!self.err().trim().is_empty(), "failure without a message on stderr: {}", self.describe());
+        assert!(
+            !self.err().trim().is_empty(),
+            "failure without a message on stderr: {}",
+            self.describe()
+        );
         self
     }
 
@@ -75,7 +97,11 @@ impl Run {
     pub fn err_has(self, needles: &[&str]) -> Run {
         let err = self.err();
         for n in needles {
-            assert!(err.contains(n), "stderr should mention {n:?}: {}", self.describe());
+            assert!(
+                err.contains(n),
+                "stderr should mention {n:?}: {}",
+                self.describe()
+            );
         }
         self
     }
@@ -85,7 +111,11 @@ impl Run {
     pub fn out_has(self, needles: &[&str]) -> Run {
         let out = self.out();
         for n in needles {
-            assert!(out.contains(n), "stdout should mention {n:?}: {}", self.describe());
+            assert!(
+                out.contains(n),
+                "stdout should mention {n:?}: {}",
+                self.describe()
+            );
         }
         self
     }
@@ -114,8 +144,14 @@ fn assert_no_panic(run: &Run) {
 
 pub fn run_command(mut cmd: Command, what: String, stdin: Option<&[u8]>) -> Run {
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot run `{what}`: {e}"));
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run `{what}`: {e}"));
     let writer = stdin.map(|data| {
         let mut pipe = child.stdin.take().unwrap();
         let data = data.to_vec();
@@ -124,11 +160,18 @@ pub fn run_command(mut cmd: Command, what: String, stdin: Option<&[u8]>) -> Run 
             let _ = pipe.write_all(&data);
         })
     });
-    let out = child.wait_with_output().unwrap_or_else(|e| panic!("waiting for `{what}`: {e}"));
+    let out = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("waiting for `{what}`: {e}"));
     if let Some(w) = writer {
         w.join().unwrap();
     }
-    Run { what, status: out.status, stdout: out.stdout, stderr: out.stderr }
+    Run {
+        what,
+        status: out.status,
+        stdout: out.stdout,
+        stderr: out.stderr,
+    }
 }
 
 /// A per-test sandbox: a temporary directory, with the verifier state, HOME
@@ -145,7 +188,10 @@ impl Default for Sandbox {
 
 impl Sandbox {
     pub fn new() -> Sandbox {
-        let tmp = tempfile::Builder::new().prefix("custos-test-").tempdir().unwrap();
+        let tmp = tempfile::Builder::new()
+            .prefix("custos-test-")
+            .tempdir()
+            .unwrap();
         for d in ["state", "home", "xdg"] {
             std::fs::create_dir_all(tmp.path().join(d)).unwrap();
         }
@@ -175,7 +221,10 @@ impl Sandbox {
             .env_remove("RUST_BACKTRACE")
             .env_remove("RUST_LIB_BACKTRACE");
         let what = std::iter::once("custos".to_owned())
-            .chain(args.iter().map(|a| a.as_ref().to_string_lossy().into_owned()))
+            .chain(
+                args.iter()
+                    .map(|a| a.as_ref().to_string_lossy().into_owned()),
+            )
             .collect::<Vec<_>>()
             .join(" ");
         (cmd, what)
@@ -194,9 +243,17 @@ impl Sandbox {
     /// `custos ledger init` of a new ledger in `rel`.
     pub fn init(&self, rel: &str, origin: &str) -> Ledger {
         let dir = self.path(rel);
-        let run = self.custos(&["ledger", "init", "--data", s(&dir), "--origin", origin]).ok();
+        let run = self
+            .custos(&["ledger", "init", "--data", s(&dir), "--origin", origin])
+            .ok();
         let vkey = last_line(&run.out());
-        Ledger { dir, vkey, origin: origin.to_owned(), entries: Vec::new(), file_counter: 0 }
+        Ledger {
+            dir,
+            vkey,
+            origin: origin.to_owned(),
+            entries: Vec::new(),
+            file_counter: 0,
+        }
     }
 
     /// Writes `data` to a fresh file in the sandbox and returns its path.
@@ -212,7 +269,12 @@ impl Sandbox {
 
 /// The last non-empty line of a text.
 pub fn last_line(text: &str) -> String {
-    text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_owned()
+    text.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim()
+        .to_owned()
 }
 
 /// A path as &str (temporary paths are UTF-8).
@@ -256,9 +318,15 @@ impl Ledger {
     /// the new checkpoint size, and records them.
     pub fn append(&mut self, sb: &Sandbox, lines: &[Vec<u8>]) -> Run {
         self.file_counter += 1;
-        let name = format!("append-{}-{}.txt", self.dir.file_name().unwrap().to_string_lossy(), self.file_counter);
+        let name = format!(
+            "append-{}-{}.txt",
+            self.dir.file_name().unwrap().to_string_lossy(),
+            self.file_counter
+        );
         let file = sb.write(&name, &join_lines(lines));
-        let run = sb.custos(&["ledger", "append", "--data", self.d(), s(&file)]).ok();
+        let run = sb
+            .custos(&["ledger", "append", "--data", self.d(), s(&file)])
+            .ok();
         self.record(lines, &run);
         let _ = std::fs::remove_file(file);
         run
@@ -280,11 +348,19 @@ impl Ledger {
         let want = if n == 0 {
             "appended 0 entries".to_owned()
         } else {
-            format!("appended {n} entries (indices {first}..{}); checkpoint size {}", first + n - 1, first + n)
+            format!(
+                "appended {n} entries (indices {first}..{}); checkpoint size {}",
+                first + n - 1,
+                first + n
+            )
         };
         assert_eq!(last_line(&run.out()), want, "append summary");
         self.entries.extend(lines.iter().cloned());
-        assert_eq!(self.size(), self.entries.len() as u64, "checkpoint size after append");
+        assert_eq!(
+            self.size(),
+            self.entries.len() as u64,
+            "checkpoint size after append"
+        );
     }
 
     /// `custos ledger verify` with the sandbox state (remembering).
@@ -318,8 +394,11 @@ pub fn gen_entry(i: u64) -> Vec<u8> {
         _ => {
             let who = i.wrapping_mul(2_654_435_761) % 997;
             let pad = "x".repeat((i % 17) as usize);
-            format!("{{\"seq\":{i},\"actor\":\"user{who}\",\"action\":\"read\",\"record\":\"r{}\",\"pad\":\"{pad}\"}}", i * 7919 % 100_003)
-                .into_bytes()
+            format!(
+                "{{\"seq\":{i},\"actor\":\"user{who}\",\"action\":\"read\",\"record\":\"r{}\",\"pad\":\"{pad}\"}}",
+                i * 7919 % 100_003
+            )
+            .into_bytes()
         }
     }
 }
@@ -327,8 +406,12 @@ pub fn gen_entry(i: u64) -> Vec<u8> {
 /// The size line of a checkpoint note.
 pub fn checkpoint_size(note: &[u8]) -> u64 {
     let text = String::from_utf8_lossy(note);
-    let line = text.lines().nth(1).unwrap_or_else(|| panic!("checkpoint without a size line: {text:?}"));
-    line.parse().unwrap_or_else(|_| panic!("checkpoint size line {line:?} is not a number"))
+    let line = text
+        .lines()
+        .nth(1)
+        .unwrap_or_else(|| panic!("checkpoint without a size line: {text:?}"));
+    line.parse()
+        .unwrap_or_else(|_| panic!("checkpoint size line {line:?} is not a number"))
 }
 
 // ---------------------------------------------------------------------------
@@ -381,7 +464,10 @@ pub fn tlogcheck<S: AsRef<OsStr>>(args: &[S]) -> Run {
     let mut cmd = Command::new(python());
     cmd.arg(tlogcheck_path()).args(args);
     let what = std::iter::once("tlogcheck.py".to_owned())
-        .chain(args.iter().map(|a| a.as_ref().to_string_lossy().into_owned()))
+        .chain(
+            args.iter()
+                .map(|a| a.as_ref().to_string_lossy().into_owned()),
+        )
         .collect::<Vec<_>>()
         .join(" ");
     run_command(cmd, what, None)
@@ -420,7 +506,12 @@ pub fn list_files(dir: &Path) -> BTreeSet<String> {
                 walk(base, &p, out);
             } else {
                 let rel = p.strip_prefix(base).unwrap();
-                out.insert(rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"));
+                out.insert(
+                    rel.components()
+                        .map(|c| c.as_os_str().to_string_lossy())
+                        .collect::<Vec<_>>()
+                        .join("/"),
+                );
             }
         }
     }
@@ -457,12 +548,20 @@ pub fn tile_index_path(mut n: u64) -> String {
 /// `tile/<level>/<N>[.p/<W>]` (level is a number or "entries").
 pub fn tile_path(level: &str, n: u64, width: u64) -> String {
     let base = format!("tile/{level}/{}", tile_index_path(n));
-    if width == 256 { base } else { format!("{base}.p/{width}") }
+    if width == 256 {
+        base
+    } else {
+        format!("{base}.p/{width}")
+    }
 }
 
 /// Hashes at level `level` of a tree of `size` (level 0 = leaves).
 pub fn level_count(size: u64, level: u32) -> u64 {
-    if 8 * level >= 64 { 0 } else { size >> (8 * level) }
+    if 8 * level >= 64 {
+        0
+    } else {
+        size >> (8 * level)
+    }
 }
 
 /// The tiles (path) a client needs for a tree of `size`.
@@ -473,13 +572,16 @@ pub fn required_tiles(size: u64) -> BTreeSet<String> {
         if count == 0 {
             break;
         }
-        let names: Vec<String> =
-            if level == 0 { vec!["0".into(), "entries".into()] } else { vec![level.to_string()] };
+        let names: Vec<String> = if level == 0 {
+            vec!["0".into(), "entries".into()]
+        } else {
+            vec![level.to_string()]
+        };
         for name in names {
             for n in 0..count / 256 {
                 out.insert(tile_path(&name, n, 256));
             }
-            if count % 256 != 0 {
+            if !count.is_multiple_of(256) {
                 out.insert(tile_path(&name, count / 256, count % 256));
             }
         }
@@ -507,4 +609,155 @@ pub fn join_bundle(entries: &[Vec<u8>]) -> Vec<u8> {
         out.extend_from_slice(e);
     }
     out
+}
+
+/// Many `tlogcheck.py` invocations in one Python process (Python start-up
+/// dominates otherwise): each job calls the script's own command-line entry
+/// point `main(argv)` with its stdout/stderr captured.
+#[derive(Default)]
+pub struct Batch {
+    jobs: Vec<(Vec<String>, Expect)>,
+}
+
+enum Expect {
+    /// Exit 0 and stdout containing the text.
+    Ok(String),
+    /// Exit 1 and stderr containing the text.
+    Fail(String),
+}
+
+const BATCH_DRIVER: &str = r#"
+import contextlib, io, json, sys
+sys.path.insert(0, sys.argv[1])
+import tlogcheck
+results = []
+for argv in json.load(sys.stdin):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = tlogcheck.main(argv)
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 2
+    results.append({"code": code, "out": out.getvalue(), "err": err.getvalue()})
+json.dump(results, sys.stdout)
+"#;
+
+impl Batch {
+    pub fn new() -> Batch {
+        Batch::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.jobs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.jobs.is_empty()
+    }
+
+    /// Expects `tlogcheck.py ARGS` to pass with `stdout_has` in its output.
+    pub fn ok<S: AsRef<str>>(&mut self, args: &[S], stdout_has: &str) {
+        self.jobs.push((
+            args.iter().map(|a| a.as_ref().to_owned()).collect(),
+            Expect::Ok(stdout_has.to_owned()),
+        ));
+    }
+
+    /// Expects `tlogcheck.py ARGS` to fail (exit 1, `FAIL: …` on stderr
+    /// containing `stderr_has`).
+    pub fn fail<S: AsRef<str>>(&mut self, args: &[S], stderr_has: &str) {
+        self.jobs.push((
+            args.iter().map(|a| a.as_ref().to_owned()).collect(),
+            Expect::Fail(stderr_has.to_owned()),
+        ));
+    }
+
+    /// Runs every job and asserts every expectation, listing all misses.
+    #[track_caller]
+    pub fn run(self) {
+        if self.jobs.is_empty() {
+            return;
+        }
+        require_python();
+        let argvs: Vec<&Vec<String>> = self.jobs.iter().map(|(a, _)| a).collect();
+        let input = serde_json::to_vec(&argvs).unwrap();
+        let mut cmd = Command::new(python());
+        cmd.arg("-c")
+            .arg(BATCH_DRIVER)
+            .arg(tlogcheck_path().parent().unwrap());
+        let run = run_command(
+            cmd,
+            format!("tlogcheck.py batch of {}", self.jobs.len()),
+            Some(&input),
+        )
+        .ok();
+        let results: Vec<serde_json::Value> = serde_json::from_slice(&run.stdout).unwrap();
+        assert_eq!(results.len(), self.jobs.len());
+        let mut misses = Vec::new();
+        for ((argv, expect), r) in self.jobs.iter().zip(&results) {
+            let code = r["code"].as_i64().unwrap_or(-1);
+            let out = r["out"].as_str().unwrap_or("");
+            let err = r["err"].as_str().unwrap_or("");
+            let good = match expect {
+                Expect::Ok(want) => code == 0 && out.contains(want.as_str()),
+                Expect::Fail(want) => {
+                    code == 1 && err.starts_with("FAIL: ") && err.contains(want.as_str())
+                }
+            };
+            if !good {
+                let want = match expect {
+                    Expect::Ok(w) => format!("success with stdout containing {w:?}"),
+                    Expect::Fail(w) => format!("exit 1 with FAIL containing {w:?}"),
+                };
+                misses.push(format!(
+                    "tlogcheck.py {}\n  wanted {want}\n  got exit {code}, stdout {:?}, stderr {:?}",
+                    argv.join(" "),
+                    out.trim(),
+                    err.trim()
+                ));
+            }
+        }
+        assert!(
+            misses.is_empty(),
+            "{} of {} tlogcheck checks failed:\n{}",
+            misses.len(),
+            results.len(),
+            misses.join("\n")
+        );
+    }
+}
+
+/// The files under `DIR/log/` are exactly the checkpoint, the tiles a client
+/// needs at the current size, and possibly older (narrower) partials of the
+/// still-incomplete tiles: a partial whose full tile exists must be gone.
+#[track_caller]
+pub fn check_layout(l: &Ledger) {
+    let size = l.size();
+    let files = list_files(&l.log_dir());
+    let mut required = required_tiles(size);
+    required.insert("checkpoint".to_owned());
+    let missing: Vec<&String> = required.difference(&files).collect();
+    assert!(
+        missing.is_empty(),
+        "size {size}: required files missing: {missing:?}"
+    );
+    let mut unexpected = Vec::new();
+    for f in files.difference(&required) {
+        let ok = f.rsplit_once(".p/").is_some_and(|(base, w)| {
+            let w: u64 = w.parse().unwrap_or(u64::MAX);
+            !files.contains(base)
+                && required.iter().any(|r| {
+                    r.rsplit_once(".p/")
+                        .is_some_and(|(rb, rw)| rb == base && w < rw.parse::<u64>().unwrap_or(0))
+                })
+        });
+        if !ok {
+            unexpected.push(f.clone());
+        }
+    }
+    assert!(
+        unexpected.is_empty(),
+        "size {size}: unexpected files under log/ (a partial tile whose full tile exists, a tile beyond the \
+         size, or a stray file): {unexpected:?}"
+    );
 }
