@@ -133,10 +133,9 @@ fn run_child(dir: &Path, r: u64, kill: Kill, rate: u64, seed: u64) -> Run {
             let mut rng = Rng(seed);
             let mut k = 0u64;
             while !stop.load(Ordering::Relaxed) {
-                // Bursts 3–6 ms apart: `append` cuts a group when no line
-                // arrives for 2 ms (a producer that never pauses that long
-                // gets no ack before 65,536 lines), so groups of various
-                // sizes are acked.
+                // Bursts 3–6 ms apart: `append` closes a group when no
+                // line arrives for 2 ms (or at 65,536 lines), so groups of
+                // various sizes are committed and acknowledged.
                 let gap = rng.range(3, 6);
                 let burst = (rate * gap / 1000).max(1);
                 for _ in 0..burst {

@@ -236,27 +236,51 @@ impl LogStore for FsStore {
         keep_width: u16,
         limit: u64,
     ) -> Result<u64> {
+        // A commit writes its tiles in index order, so after a process crash
+        // what it left is contiguous from `from_index`; after a power loss
+        // there may be gaps, so probe past a few missing indices. Anything
+        // left further out is harmless: never part of a published tree, it
+        // is overwritten before it could be, and recovery checks every tile
+        // of a staged checkpoint before rolling it forward.
+        const GAP: u64 = 8;
         let mut removed = 0;
+        let mut dirs = HashSet::new();
+        let mut misses = 0;
         for index in from_index..from_index.saturating_add(limit) {
             let full = self.tile_path(&TileId::full(kind, index));
-            removed += u64::from(remove_file_if_exists(&full)?);
-            let pdir = partial_dir(&full);
-            let entries = match fs::read_dir(&pdir) {
-                Ok(e) => e,
-                Err(e) if e.kind() == ErrorKind::NotFound => continue,
-                Err(e) => return Err(Error::io("list", &pdir)(e)),
-            };
-            for entry in entries {
-                let entry = entry.map_err(Error::io("list", &pdir))?;
-                let width: Option<u16> = entry.file_name().to_str().and_then(|s| s.parse().ok());
-                let stale = index > from_index || width.is_none_or(|w| w > keep_width);
-                if stale {
-                    removed += u64::from(remove_file_if_exists(&entry.path())?);
+            let mut seen = false;
+            if remove_file_if_exists(&full)? {
+                removed += 1;
+                seen = true;
+                if let Some(p) = full.parent() {
+                    dirs.insert(p.to_path_buf());
                 }
             }
+            let pdir = partial_dir(&full);
+            match fs::read_dir(&pdir) {
+                Ok(entries) => {
+                    seen = true;
+                    for entry in entries {
+                        let entry = entry.map_err(Error::io("list", &pdir))?;
+                        let width: Option<u16> =
+                            entry.file_name().to_str().and_then(|s| s.parse().ok());
+                        if index > from_index || width.is_none_or(|w| w > keep_width) {
+                            removed += u64::from(remove_file_if_exists(&entry.path())?);
+                            dirs.insert(pdir.clone());
+                        }
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io("list", &pdir)(e)),
+            }
+            misses = if seen { 0 } else { misses + 1 };
+            if misses >= GAP {
+                break;
+            }
         }
-        if removed > 0 {
-            self.sync()?;
+        // Make the removals durable before anything is rolled forward.
+        for dir in dirs {
+            fsync_dir(&dir)?;
         }
         Ok(removed)
     }

@@ -619,8 +619,11 @@ pub(crate) fn recover(
             // checkpoint never left the process and is dropped.
             if load_state(store, s.size(), s.root()).is_ok()
                 && check_bundles(store, current.size(), s.size()).is_ok()
+                && check_full_tiles(store, current.size(), s.size()).is_ok()
             {
-                store.sync()?; // what was read back may not be durable yet (a crash after writes, before sync)
+                // What was read back may not be durable yet (a crash after
+                // the writes, before the barrier): sync before publishing.
+                store.sync()?;
                 store.publish(&staged)?;
                 current = s;
             }
@@ -710,6 +713,35 @@ fn check_bundles(store: &dyn LogStore, from: u64, to: u64) -> Result<()> {
         }
         if n != hashes.len() {
             return Err(Error::corrupt(b.path(), "wrong number of entries"));
+        }
+    }
+    Ok(())
+}
+
+/// Checks every full Merkle tile completed between two sizes hashes to its
+/// entry in the tile above (used before rolling a staged checkpoint forward:
+/// with `check_bundles` and `load_state`, the whole staged extension is then
+/// checked from the entries up to its root).
+fn check_full_tiles(store: &dyn LogStore, from: u64, to: u64) -> Result<()> {
+    for level in 0..(LEVELS as u8 - 1) {
+        let shift = u32::from(level) * TILE_HEIGHT;
+        let first = crate::tree::shr(from, shift) >> TILE_HEIGHT;
+        let last = crate::tree::shr(to, shift) >> TILE_HEIGHT;
+        for index in first..last {
+            let tile = TileId::full(TileKind::Hashes { level }, index);
+            let hashes = read_hashes(store, &tile)?;
+            let root = tlog::complete_subtree_root(&hashes)
+                .ok_or_else(|| Error::corrupt(tile.path(), "not a full tile"))?;
+            let parent_kind = TileKind::Hashes { level: level + 1 };
+            let parent = TileId::at_size(parent_kind, index >> TILE_HEIGHT, to)
+                .ok_or_else(|| Error::corrupt(tile.path(), "no parent tile"))?;
+            let above = read_hashes(store, &parent)?;
+            if above.get((index & 0xff) as usize) != Some(&root) {
+                return Err(Error::corrupt(
+                    tile.path(),
+                    format!("does not hash to its entry in {}", parent.path()),
+                ));
+            }
         }
     }
     Ok(())

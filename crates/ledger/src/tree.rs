@@ -102,6 +102,7 @@ impl TreeState {
         entries: impl Iterator<Item = (&'a [u8], Hash)>,
     ) -> Result<CommitSet> {
         let mut out = CommitSet::default();
+        let old = self.size();
         for (entry, leaf) in entries {
             tlog::append_entry(&mut self.bundle, entry).map_err(|_| Error::EntryTooLarge {
                 position: 0,
@@ -123,7 +124,7 @@ impl TreeState {
                 self.flush_full(&mut out);
             }
         }
-        self.partials(&mut out);
+        self.partials(old, &mut out);
         out.size = self.size();
         out.root = self.root();
         Ok(out)
@@ -152,8 +153,10 @@ impl TreeState {
 
     /// Emits the partial tiles and bundle a tree of the current size needs
     /// (c2sp.org/tlog-tiles: "Logs MUST serve partial tiles corresponding to
-    /// tree sizes for which a checkpoint was produced").
-    fn partials(&self, out: &mut CommitSet) {
+    /// tree sizes for which a checkpoint was produced"). A partial tile the
+    /// tree of size `old` already had is not written again: it is part of
+    /// the published tree, and rewriting it in place could tear it.
+    fn partials(&self, old: u64, out: &mut CommitSet) {
         let size = self.size();
         for (level, hashes) in self.edge.iter().enumerate() {
             if hashes.is_empty() {
@@ -161,17 +164,22 @@ impl TreeState {
             }
             let index = shr(size, TILE_HEIGHT * (level as u32 + 1));
             let kind = TileKind::Hashes { level: level as u8 };
-            out.tiles.push((
-                TileId {
-                    kind,
-                    index,
-                    width: hashes.len() as u16,
-                },
-                hashes.concat(),
-            ));
+            let id = TileId {
+                kind,
+                index,
+                width: hashes.len() as u16,
+            };
+            if TileId::at_size(kind, index, old) == Some(id) {
+                continue;
+            }
+            out.tiles.push((id, hashes.concat()));
         }
-        if self.bundle_entries > 0 {
-            let index = size >> TILE_HEIGHT;
+        let bundle_index = size >> TILE_HEIGHT;
+        if self.bundle_entries > 0
+            && TileId::at_size(TileKind::Entries, bundle_index, old).map(|t| t.width)
+                != Some(self.bundle_entries)
+        {
+            let index = bundle_index;
             out.tiles.push((
                 TileId {
                     kind: TileKind::Entries,
