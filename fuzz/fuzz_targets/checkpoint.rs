@@ -18,6 +18,10 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data)
         && let Ok(checkpoint) = Checkpoint::parse_text(text)
     {
-        assert_eq!(checkpoint.to_text(), text, "a parsed checkpoint re-encodes differently");
+        assert_eq!(
+            checkpoint.to_text(),
+            text,
+            "a parsed checkpoint re-encodes differently"
+        );
     }
 });

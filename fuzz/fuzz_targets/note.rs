@@ -11,12 +11,19 @@ const KEYS: [&str; 2] = [
     "custos.example/log+d67bebc6+AYbiMNxeZgxaRQeDzEg9KnIUV6YbbcqVe7mrc1N2i7uo",
     "custos.example/witness+8188f01d+AQW28RsGscudoUlVTRDqcPrIH+YyPh9MZfm0+/V8Wa6x",
 ];
-static VERIFIERS: LazyLock<Vec<Verifier>> =
-    LazyLock::new(|| KEYS.iter().map(|k| Verifier::parse(k).expect("fixed key")).collect());
+static VERIFIERS: LazyLock<Vec<Verifier>> = LazyLock::new(|| {
+    KEYS.iter()
+        .map(|k| Verifier::parse(k).expect("fixed key"))
+        .collect()
+});
 
 fuzz_target!(|data: &[u8]| {
     let _ = open_note(data, &VERIFIERS);
     if let Ok(note) = Note::parse(data) {
-        assert_eq!(note.to_bytes(), data, "a parsed note re-encodes differently");
+        assert_eq!(
+            note.to_bytes(),
+            data,
+            "a parsed note re-encodes differently"
+        );
     }
 });

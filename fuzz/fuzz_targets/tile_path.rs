@@ -11,6 +11,9 @@ fuzz_target!(|data: &[u8]| {
     {
         assert_eq!(tile.path(), path, "a parsed tile path is not canonical");
         let _ = (tile.start_entry(), tile.hash_bytes(), tile.to_full());
-        let _ = (TileId::at_size(tile.kind, tile.index, u64::MAX), TileId::count_at_size(tile.kind, tile.index));
+        let _ = (
+            TileId::at_size(tile.kind, tile.index, u64::MAX),
+            TileId::count_at_size(tile.kind, tile.index),
+        );
     }
 });

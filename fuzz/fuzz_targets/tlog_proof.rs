@@ -17,7 +17,11 @@ static LOG: LazyLock<Verifier> = LazyLock::new(|| {
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(proof) = TlogProof::parse(data) {
-        assert_eq!(proof.to_bytes(), data, "a parsed proof re-encodes differently");
+        assert_eq!(
+            proof.to_bytes(),
+            data,
+            "a parsed proof re-encodes differently"
+        );
         let leaf = leaf_hash(proof.extra.as_deref().unwrap_or_default());
         let _ = proof.verify(&leaf, ORIGIN, &LOG);
     }

@@ -5,9 +5,15 @@ use libfuzzer_sys::fuzz_target;
 use tlog::{Signer, Verifier};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(v) = Verifier::parse(text) {
-        assert_eq!(Verifier::parse(&v.to_string()), Ok(v), "a verifier key does not round-trip");
+        assert_eq!(
+            Verifier::parse(&v.to_string()),
+            Ok(v),
+            "a verifier key does not round-trip"
+        );
     }
     if let Ok(s) = Signer::from_skey(text) {
         let again = Signer::from_skey(&s.to_skey()).map(|s| s.verifier());

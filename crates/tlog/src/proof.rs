@@ -286,7 +286,8 @@ pub fn verify_consistency(
 fn inclusion_len(index: u64, size: u64) -> usize {
     let last = size - 1;
     let inner = (64 - (index ^ last).leading_zeros()) as usize;
-    let border = (index >> inner).count_ones() as usize;
+    // `inner` is 64 when bit 63 differs (trees over 2^63 leaves).
+    let border = index.checked_shr(inner as u32).map_or(0, u64::count_ones) as usize;
     inner + border
 }
 
