@@ -36,6 +36,10 @@ struct Report {
     verify_per_s: f64,
     verify_seconds: f64,
     verify_ratio_to_sha256: f64,
+    disk_write_mib_per_s: f64,
+    append_ratio_to_disk: f64,
+    fsync_p50_ms: f64,
+    fsync_p99_ms: f64,
     inclusion_proof_hashes: usize,
     inclusion_bundle_bytes: usize,
     inclusion_proof_us: f64,
@@ -117,6 +121,8 @@ fn ledger_bench(
     eprintln!("baseline: raw SHA-256 leaf+node hashing of {n} entries of {size} bytes…");
     let sha = sha256_baseline(n, size);
     eprintln!("  {} entries/s", ui::rate(sha));
+
+    std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
 
     // Durable append throughput: producers hash leaves while the ledger's
     // sequencer and committer build tiles and sync.
@@ -238,6 +244,17 @@ fn ledger_bench(
         latency.push(run);
         std::fs::remove_dir_all(&d).ok();
     }
+    // Disk baselines, same run, measured last (deleting their files makes
+    // the filesystem busy for a while): sequential write + fsync of as many
+    // bytes as the log holds, and the latency of one small write + fsync
+    // (the floor under any durable acknowledgement on this disk).
+    let disk = disk_write_rate(dir, n * (size as u64 + 2 + 32))?;
+    let (fsync_p50, fsync_p99) = fsync_latency(dir, 300)?;
+    eprintln!(
+        "disk: {:.0} MiB/s sequential write+fsync; small write+fsync p50 {fsync_p50:.2} ms, p99 {fsync_p99:.2} ms",
+        disk / 1048576.0
+    );
+
     std::fs::remove_dir_all(dir).ok();
 
     Ok(Report {
@@ -251,6 +268,10 @@ fn ledger_bench(
         verify_per_s: n as f64 / verify_s,
         verify_seconds: verify_s,
         verify_ratio_to_sha256: (n as f64 / verify_s) / sha,
+        disk_write_mib_per_s: disk / 1048576.0,
+        append_ratio_to_disk: append * (size as f64 + 2.0 + 32.0) / disk,
+        fsync_p50_ms: fsync_p50,
+        fsync_p99_ms: fsync_p99,
         inclusion_proof_hashes: p_hashes,
         inclusion_bundle_bytes: p_bytes,
         inclusion_proof_us: gen_t.as_secs_f64() * 1e6 / trials as f64,
@@ -272,7 +293,8 @@ fn latency_run(dir: &Path, rate: u64, seconds: u64, size: usize) -> anyhow::Resu
         let mut lat = Vec::new();
         for (sent, p) in rx {
             p.wait()?;
-            lat.push(sent.elapsed().as_secs_f64() * 1000.0);
+            let ms = sent.elapsed().as_secs_f64() * 1000.0;
+            lat.push(ms);
         }
         Ok(lat)
     });
@@ -315,6 +337,51 @@ fn latency_run(dir: &Path, rate: u64, seconds: u64, size: usize) -> anyhow::Resu
         p99_ms: pct(0.99),
         max_ms: lat.last().copied().unwrap_or(0.0),
     })
+}
+
+/// Bytes/s of one large sequential write followed by fsync.
+fn disk_write_rate(dir: &Path, bytes: u64) -> anyhow::Result<f64> {
+    use std::io::Write;
+    let path = dir.join("disk-baseline");
+    let chunk = vec![0x5au8; 1 << 20];
+    let t = Instant::now();
+    let mut f = std::fs::File::create(&path)?;
+    let mut left = bytes;
+    while left > 0 {
+        let k = left.min(chunk.len() as u64) as usize;
+        f.write_all(chunk.get(..k).unwrap_or(&chunk))?;
+        left -= k as u64;
+    }
+    f.sync_all()?;
+    let rate = bytes as f64 / t.elapsed().as_secs_f64();
+    drop(f);
+    std::fs::remove_file(&path)?;
+    Ok(rate)
+}
+
+/// p50 and p99 (ms) of creating a 4 KiB file and fsyncing it.
+fn fsync_latency(dir: &Path, samples: usize) -> anyhow::Result<(f64, f64)> {
+    use std::io::Write;
+    let mut lat = Vec::with_capacity(samples);
+    let data = vec![1u8; 4096];
+    for i in 0..samples {
+        let path = dir.join(format!("fsync-{i}"));
+        let t = Instant::now();
+        let mut f = std::fs::File::create(&path)?;
+        f.write_all(&data)?;
+        f.sync_all()?;
+        lat.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    for i in 0..samples {
+        std::fs::remove_file(dir.join(format!("fsync-{i}")))?;
+    }
+    lat.sort_by(f64::total_cmp);
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 - 1.0) * p).round() as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
+    Ok((pct(0.5), pct(0.99)))
 }
 
 fn dir_size(p: &Path) -> anyhow::Result<u64> {

@@ -145,7 +145,7 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 5)]
         seconds: u64,
         /// Scratch directory (on the disk to measure); removed afterwards.
-        #[arg(long, value_name = "DIR", default_value = "/var/tmp/custos-bench")]
+        #[arg(long, value_name = "DIR", default_value = "/tmp/custos-bench")]
         dir: PathBuf,
         /// Print results as JSON.
         #[arg(long)]

@@ -62,8 +62,9 @@ struct Dirty {
     files: Vec<File>,
     file_count: usize,
     dirs: HashSet<PathBuf>,
-    /// The staged checkpoint, always fsync'd on its own.
-    staged: Option<File>,
+    /// The staged checkpoint (and whether the write created the file, so
+    /// its directory entry needs an fsync too).
+    staged: Option<(File, bool)>,
     /// Directories known to exist.
     known_dirs: HashSet<PathBuf>,
 }
@@ -162,6 +163,51 @@ impl FsStore {
         }
         Ok(())
     }
+}
+
+enum SyncJob {
+    File(File, PathBuf),
+    Dir(PathBuf),
+}
+
+impl SyncJob {
+    fn run(self) -> Result<()> {
+        match self {
+            SyncJob::File(f, place) => f.sync_all().map_err(Error::io("fsync", place)),
+            SyncJob::Dir(d) => fsync_dir(&d),
+        }
+    }
+}
+
+/// Runs fsyncs concurrently (at most 8 threads); the first error wins.
+fn run_sync_jobs(jobs: Vec<SyncJob>) -> Result<()> {
+    if jobs.len() <= 1 {
+        return jobs.into_iter().try_for_each(SyncJob::run);
+    }
+    let queue = Mutex::new(jobs);
+    let workers = queue.lock().map(|q| q.len().min(8)).unwrap_or(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                s.spawn(|| -> Result<()> {
+                    loop {
+                        let job = queue
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .pop();
+                        match job {
+                            Some(j) => j.run()?,
+                            None => return Ok(()),
+                        }
+                    }
+                })
+            })
+            .collect();
+        handles.into_iter().try_for_each(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(Error::Failed("an fsync worker thread panicked".into())))
+        })
+    })
 }
 
 #[cfg(unix)]
@@ -288,11 +334,12 @@ impl LogStore for FsStore {
     fn write_staged(&self, note: &[u8]) -> Result<()> {
         let path = self.state.join(STAGED);
         let mut d = self.dirty();
+        let created = !path.exists();
         let mut f = File::create(&path).map_err(Error::io("create", &path))?;
         f.write_all(note).map_err(Error::io("write", &path))?;
         // The staged record is always fsync'd on its own: it must never be
         // covered only by a syncfs of another filesystem.
-        d.staged = Some(f);
+        d.staged = Some((f, created));
         d.dirs.insert(self.state.clone());
         Ok(())
     }
@@ -323,21 +370,27 @@ impl LogStore for FsStore {
             let dir = File::open(&self.log).map_err(Error::io("open", &self.log))?;
             rustix::fs::syncfs(&dir)
                 .map_err(|e| Error::io("syncfs", &self.log)(std::io::Error::from(e)))?;
-        } else {
-            for f in files {
-                f.sync_all().map_err(Error::io("fsync", &self.log))?;
-            }
-            for dir in dirs {
-                fsync_dir(&dir)?;
+        }
+        // Per-file barrier: the files, the directories that gained entries,
+        // and the staged checkpoint (unless syncfs already covered it) are
+        // fsync'd concurrently — the filesystem journal then commits them
+        // together instead of once per call.
+        let mut jobs: Vec<SyncJob> = Vec::new();
+        if !use_syncfs {
+            jobs.extend(
+                files
+                    .into_iter()
+                    .map(|f| SyncJob::File(f, self.log.clone())),
+            );
+            jobs.extend(dirs.into_iter().map(SyncJob::Dir));
+        }
+        if let Some((f, created)) = staged.filter(|_| !(use_syncfs && self.same_fs)) {
+            jobs.push(SyncJob::File(f, self.state.clone()));
+            if created {
+                jobs.push(SyncJob::Dir(self.state.clone()));
             }
         }
-        // The staged record is fsync'd on its own, with its directory, unless
-        // the syncfs above already covered its filesystem.
-        if let Some(f) = staged.filter(|_| !(use_syncfs && self.same_fs)) {
-            f.sync_all().map_err(Error::io("fsync", &self.state))?;
-            fsync_dir(&self.state)?;
-        }
-        Ok(())
+        run_sync_jobs(jobs)
     }
 
     fn publish(&self, note: &[u8]) -> Result<()> {

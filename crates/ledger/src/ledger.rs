@@ -14,8 +14,9 @@
 //!    forward) — so a checkpoint that might have been seen is never
 //!    contradicted, and the log never signs two inconsistent checkpoints.
 //! 4. **Acknowledge** every append in the batch ([`DurablyAppended`]).
-//! 5. **Tidy**: remove partial tiles superseded by full ones (best effort;
-//!    a crash leaves garbage that the next tidy or recovery removes).
+//! 5. **Tidy**: remove partial tiles superseded by full ones, in batches
+//!    (best effort; a crash leaves partial tiles that the spec allows a log
+//!    to keep).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -195,8 +196,14 @@ struct Shared {
     published: Mutex<VerifiedCheckpoint>,
     failed: Mutex<Option<String>>,
     queued_bytes: AtomicU64,
+    /// Commits handed to the writer and not yet acknowledged.
+    in_flight: std::sync::atomic::AtomicUsize,
     opts: LedgerOptions,
 }
+
+/// Commits allowed between the sequencer and the acknowledgement: one being
+/// written while the previous one is flushed.
+const MAX_IN_FLIGHT: usize = 2;
 
 impl Shared {
     fn failure(&self) -> Option<String> {
@@ -307,9 +314,10 @@ impl Ledger {
             published: Mutex::new(published),
             failed: Mutex::new(None),
             queued_bytes: AtomicU64::new(0),
+            in_flight: std::sync::atomic::AtomicUsize::new(0),
             opts,
         });
-        let (tx, rx) = mpsc::sync_channel::<Request>(4096);
+        let (tx, rx) = mpsc::sync_channel::<Request>(1 << 16);
         let (ctx, crx) = mpsc::sync_channel::<Commit>(1);
         let (stx, srx) = mpsc::sync_channel::<Commit>(1);
         let seq_shared = Arc::clone(&shared);
@@ -470,19 +478,37 @@ fn sequence(
         let mut reqs = vec![first];
         let mut count = reqs.iter().map(|r| r.batch.len()).sum::<usize>();
         while count < max {
-            // Take whatever is already queued, then wait out the delay.
+            // Take whatever is already queued; then wait out the delay, and
+            // keep gathering while the writer and syncer are both busy, so
+            // that under load one larger commit forms instead of a queue of
+            // small ones (each waiting behind the others).
+            let busy = shared.in_flight.load(Ordering::Acquire) >= MAX_IN_FLIGHT;
             let next = match rx.try_recv() {
                 Ok(r) => Ok(r),
-                Err(_) => rx.recv_timeout(deadline.saturating_duration_since(Instant::now())),
+                Err(mpsc::TryRecvError::Disconnected) => Err(RecvTimeoutError::Disconnected),
+                Err(mpsc::TryRecvError::Empty) => {
+                    let now = Instant::now();
+                    if now < deadline {
+                        rx.recv_timeout(deadline - now)
+                    } else if busy {
+                        rx.recv_timeout(Duration::from_micros(100))
+                    } else {
+                        break;
+                    }
+                }
             };
             match next {
                 Ok(r) => {
                     count += r.batch.len();
                     reqs.push(r);
                 }
-                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
             }
         }
+        // A full batch goes ahead at once (the channels below bound how far
+        // it can run ahead); only small batches wait for the pipeline.
+        shared.in_flight.fetch_add(1, Ordering::AcqRel);
         let mut replies = Vec::with_capacity(reqs.len());
         let mut bytes = 0u64;
         let mut next_index = state.size();
@@ -514,6 +540,7 @@ fn sequence(
             Err(e) => {
                 shared.fail(format!("sequencing failed: {e}"));
                 shared.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
+                shared.in_flight.fetch_sub(1, Ordering::AcqRel);
                 for (reply, _, _) in replies {
                     let _ = reply.send(Err(Error::Failed(e.to_string())));
                 }
@@ -554,12 +581,14 @@ fn stage(shared: &Shared, c: &Commit) -> Result<()> {
 
 /// Syncer: barrier, publish, acknowledge, tidy (steps 2–5), in order.
 fn sync_loop(rx: Receiver<Commit>, shared: &Shared) {
+    let mut tidy = Tidy::default();
     while let Ok(c) = rx.recv() {
         let outcome = match shared.failure() {
             Some(why) => Err(Error::Failed(why)),
             None => publish(shared, &c),
         };
         shared.queued_bytes.fetch_sub(c.bytes, Ordering::AcqRel);
+        shared.in_flight.fetch_sub(1, Ordering::AcqRel);
         match outcome {
             Ok(()) => {
                 for (reply, first_index, count) in c.replies {
@@ -569,10 +598,8 @@ fn sync_loop(rx: Receiver<Commit>, shared: &Shared) {
                         tree_size: c.set.size,
                     }));
                 }
-                for full in &c.set.completed {
-                    // Best effort: stale partials are harmless to clients.
-                    let _ = shared.store.remove_partials(full);
-                }
+                tidy.superseded.extend(c.set.completed);
+                tidy.maybe_run(shared, false);
             }
             Err(e) => {
                 let why = e.to_string();
@@ -582,6 +609,37 @@ fn sync_loop(rx: Receiver<Commit>, shared: &Shared) {
                 }
             }
         }
+    }
+    tidy.maybe_run(shared, true);
+}
+
+/// Step 5, batched: partial tiles superseded by published full tiles are
+/// removed in bulk, rarely. Removing files makes the next journal commit
+/// slower (markedly so on filesystems mounted with online `discard`), so
+/// doing it after every commit put a latency spike at every tile boundary.
+#[derive(Default)]
+struct Tidy {
+    superseded: Vec<TileId>,
+    last: Option<Instant>,
+}
+
+impl Tidy {
+    const MAX_PENDING: usize = 4096;
+    const INTERVAL: Duration = Duration::from_secs(10);
+
+    fn maybe_run(&mut self, shared: &Shared, now: bool) {
+        let last = *self.last.get_or_insert_with(Instant::now);
+        let due = now
+            || self.superseded.len() >= Self::MAX_PENDING
+            || (!self.superseded.is_empty() && last.elapsed() >= Self::INTERVAL);
+        if !due {
+            return;
+        }
+        for full in self.superseded.drain(..) {
+            // Best effort: stale partials are harmless to clients.
+            let _ = shared.store.remove_partials(&full);
+        }
+        self.last = Some(Instant::now());
     }
 }
 
