@@ -144,6 +144,10 @@ pub enum BenchCmd {
         /// Seconds per latency run.
         #[arg(long, default_value_t = 5)]
         seconds: u64,
+        /// Entries per append request in the latency runs (1 = every entry
+        /// is its own request, the worst case; an ingest server batches).
+        #[arg(long, default_value_t = 1)]
+        request_entries: u64,
         /// Scratch directory (on the disk to measure); removed afterwards.
         #[arg(long, value_name = "DIR", default_value = "/tmp/custos-bench")]
         dir: PathBuf,

@@ -14,9 +14,9 @@
 //!    forward) — so a checkpoint that might have been seen is never
 //!    contradicted, and the log never signs two inconsistent checkpoints.
 //! 4. **Acknowledge** every append in the batch ([`DurablyAppended`]).
-//! 5. **Tidy**: remove partial tiles superseded by full ones, in batches
-//!    (best effort; a crash leaves partial tiles that the spec allows a log
-//!    to keep).
+//! 5. **Tidy** (own thread, paced): remove partial tiles superseded by full
+//!    ones (best effort; a crash leaves partial tiles, which the spec allows
+//!    a log to keep).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -331,17 +331,23 @@ impl Ledger {
             .name("ledger-writer".into())
             .spawn(move || write_loop(crx, stx, &w_shared))
             .map_err(Error::io("spawn writer thread", dir))?;
+        let (ttx, trx) = mpsc::channel::<Vec<TileId>>();
         let s_shared = Arc::clone(&shared);
         let syncer = std::thread::Builder::new()
             .name("ledger-syncer".into())
-            .spawn(move || sync_loop(srx, &s_shared))
+            .spawn(move || sync_loop(srx, ttx, &s_shared))
             .map_err(Error::io("spawn syncer thread", dir))?;
+        let t_shared = Arc::clone(&shared);
+        let tidier = std::thread::Builder::new()
+            .name("ledger-tidy".into())
+            .spawn(move || tidy_loop(trx, &t_shared))
+            .map_err(Error::io("spawn tidy thread", dir))?;
         Ok(Ledger {
             dir: dir.to_path_buf(),
             origin,
             tx: Some(tx),
             shared,
-            threads: vec![sequencer, writer, syncer],
+            threads: vec![sequencer, writer, syncer, tidier],
         })
     }
 
@@ -580,8 +586,7 @@ fn stage(shared: &Shared, c: &Commit) -> Result<()> {
 }
 
 /// Syncer: barrier, publish, acknowledge, tidy (steps 2–5), in order.
-fn sync_loop(rx: Receiver<Commit>, shared: &Shared) {
-    let mut tidy = Tidy::default();
+fn sync_loop(rx: Receiver<Commit>, tidy: mpsc::Sender<Vec<TileId>>, shared: &Shared) {
     while let Ok(c) = rx.recv() {
         let outcome = match shared.failure() {
             Some(why) => Err(Error::Failed(why)),
@@ -598,8 +603,9 @@ fn sync_loop(rx: Receiver<Commit>, shared: &Shared) {
                         tree_size: c.set.size,
                     }));
                 }
-                tidy.superseded.extend(c.set.completed);
-                tidy.maybe_run(shared, false);
+                if !c.set.completed.is_empty() {
+                    let _ = tidy.send(c.set.completed);
+                }
             }
             Err(e) => {
                 let why = e.to_string();
@@ -610,36 +616,39 @@ fn sync_loop(rx: Receiver<Commit>, shared: &Shared) {
             }
         }
     }
-    tidy.maybe_run(shared, true);
 }
 
-/// Step 5, batched: partial tiles superseded by published full tiles are
-/// removed in bulk, rarely. Removing files makes the next journal commit
-/// slower (markedly so on filesystems mounted with online `discard`), so
-/// doing it after every commit put a latency spike at every tile boundary.
-#[derive(Default)]
-struct Tidy {
-    superseded: Vec<TileId>,
-    last: Option<Instant>,
-}
-
-impl Tidy {
-    const MAX_PENDING: usize = 4096;
-    const INTERVAL: Duration = Duration::from_secs(10);
-
-    fn maybe_run(&mut self, shared: &Shared, now: bool) {
-        let last = *self.last.get_or_insert_with(Instant::now);
-        let due = now
-            || self.superseded.len() >= Self::MAX_PENDING
-            || (!self.superseded.is_empty() && last.elapsed() >= Self::INTERVAL);
-        if !due {
-            return;
+/// Step 5, in the background: partial tiles superseded by published full
+/// tiles are removed by their own thread, one tile at a time with a pause
+/// between, so that neither the syncer waits for the unlinks nor the journal
+/// commits that follow get a burst of them (file removal makes the next
+/// commit slower, markedly so on filesystems mounted with online `discard`;
+/// removing them in the syncer put a latency spike at tile boundaries, and in
+/// bulk a 300 ms stall). On shutdown whatever is left is removed at once.
+fn tidy_loop(rx: Receiver<Vec<TileId>>, shared: &Shared) {
+    const PAUSE: Duration = Duration::from_micros(500);
+    let mut closing = false;
+    let mut pending: std::collections::VecDeque<TileId> = std::collections::VecDeque::new();
+    loop {
+        if pending.is_empty() {
+            match rx.recv() {
+                Ok(tiles) => pending.extend(tiles),
+                Err(_) => return,
+            }
         }
-        for full in self.superseded.drain(..) {
+        while let Ok(tiles) = rx.try_recv() {
+            pending.extend(tiles);
+        }
+        if let Err(mpsc::TryRecvError::Disconnected) = rx.try_recv() {
+            closing = true;
+        }
+        if let Some(full) = pending.pop_front() {
             // Best effort: stale partials are harmless to clients.
             let _ = shared.store.remove_partials(&full);
+            if !closing {
+                std::thread::sleep(PAUSE);
+            }
         }
-        self.last = Some(Instant::now());
     }
 }
 
