@@ -38,6 +38,8 @@ struct Report {
     verify_seconds: f64,
     verify_ratio_to_sha256: f64,
     disk_write_mib_per_s: f64,
+    tile_files_entries_per_s: f64,
+    append_ratio_to_tile_files: f64,
     append_ratio_to_disk: f64,
     fsync_p50_ms: f64,
     fsync_p99_ms: f64,
@@ -260,6 +262,11 @@ fn ledger_bench(
     // (the floor under any durable acknowledgement on this disk).
     let disk = disk_write_rate(dir, n * (size as u64 + 2 + 32))?;
     let (fsync_p50, fsync_p99) = fsync_latency(dir, 300)?;
+    let files_rate = tile_files_rate(dir, n, size)?;
+    eprintln!(
+        "files: writing the log's tile and bundle files alone (1 thread) + syncfs: {} entries/s",
+        ui::rate(files_rate)
+    );
     eprintln!(
         "disk: {:.0} MiB/s sequential write+fsync; small write+fsync p50 {fsync_p50:.2} ms, p99 {fsync_p99:.2} ms",
         disk / 1048576.0
@@ -279,6 +286,8 @@ fn ledger_bench(
         verify_seconds: verify_s,
         verify_ratio_to_sha256: (n as f64 / verify_s) / sha,
         disk_write_mib_per_s: disk / 1048576.0,
+        tile_files_entries_per_s: files_rate,
+        append_ratio_to_tile_files: append / files_rate,
         append_ratio_to_disk: append * (size as f64 + 2.0 + 32.0) / disk,
         fsync_p50_ms: fsync_p50,
         fsync_p99_ms: fsync_p99,
@@ -381,6 +390,39 @@ fn disk_write_rate(dir: &Path, bytes: u64) -> anyhow::Result<f64> {
     Ok(rate)
 }
 
+/// Entries/s equivalent of just creating the files a log of `n` entries
+/// consists of — one entry bundle and one level-0 tile per 256 entries, in
+/// directories of 1,000 like the tlog-tiles layout — from one thread, then
+/// one `syncfs`: the filesystem's floor for this layout, no hashing at all.
+fn tile_files_rate(dir: &Path, n: u64, size: usize) -> anyhow::Result<f64> {
+    use std::io::Write;
+    let root = dir.join("files-baseline");
+    let bundle = vec![0x61u8; 256 * (size + 2)];
+    let tile = vec![0x62u8; 256 * 32];
+    let tiles = n / 256;
+    let t = Instant::now();
+    for i in 0..tiles {
+        for (kind, data) in [("e", &bundle), ("t", &tile)] {
+            let d = root.join(kind).join(format!("x{:03}", i / 1000));
+            if i % 1000 == 0 {
+                std::fs::create_dir_all(&d)?;
+            }
+            let mut f = std::fs::File::create(d.join(format!("{:03}", i % 1000)))?;
+            f.write_all(data)?;
+        }
+    }
+    let f = std::fs::File::open(&root)?;
+    f.sync_all()?;
+    std::process::Command::new("sync")
+        .arg("-f")
+        .arg(&root)
+        .status()
+        .ok();
+    let rate = (tiles * 256) as f64 / t.elapsed().as_secs_f64();
+    std::fs::remove_dir_all(&root)?;
+    Ok(rate)
+}
+
 /// p50 and p99 (ms) of creating a 4 KiB file and fsyncing it.
 fn fsync_latency(dir: &Path, samples: usize) -> anyhow::Result<(f64, f64)> {
     use std::io::Write;
@@ -448,6 +490,11 @@ fn print_report(r: &Report) {
     println!(
         "| baseline: one 4 KiB file write+fsync | p50 {:.2} ms, p99 {:.2} ms |",
         r.fsync_p50_ms, r.fsync_p99_ms
+    );
+    println!(
+        "| baseline: creating the log's tile and bundle files alone (1 thread) + syncfs | {} entries/s; append reaches {:.2} of it |",
+        ui::rate(r.tile_files_entries_per_s),
+        r.append_ratio_to_tile_files
     );
     println!(
         "| log size on disk | {:.1} MiB |",

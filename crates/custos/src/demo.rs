@@ -82,6 +82,10 @@ fn demo(dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
                 }
             }
             if midway_checkpoint.is_none() && i as u64 >= args.records / 2 {
+                // An auditor looks at the log halfway through the day.
+                for p in pending.drain(..) {
+                    p.wait()?;
+                }
                 midway_checkpoint = Some(ledger.checkpoint());
             }
         }

@@ -149,9 +149,8 @@ impl FsStore {
         Ok(())
     }
 
-    fn write_file(&self, d: &mut Dirty, path: &Path, data: &[u8]) -> Result<()> {
-        let mut f = File::create(path).map_err(Error::io("create", path))?;
-        f.write_all(data).map_err(Error::io("write", path))?;
+    /// Records a written file for the next barrier.
+    fn written(&self, d: &mut Dirty, path: &Path, f: File) {
         if let Some(parent) = path.parent() {
             d.dirs.insert(parent.to_path_buf());
         }
@@ -161,7 +160,6 @@ impl FsStore {
         } else {
             d.files.clear();
         }
-        Ok(())
     }
 }
 
@@ -255,11 +253,17 @@ fn partial_dir(full: &Path) -> PathBuf {
 impl LogStore for FsStore {
     fn write_tile(&self, tile: &TileId, data: &[u8]) -> Result<()> {
         let path = self.tile_path(tile);
-        let mut d = self.dirty();
         if let Some(parent) = path.parent() {
+            let mut d = self.dirty();
             self.ensure_dir(&mut d, parent)?;
         }
-        self.write_file(&mut d, &path, data)
+        // The write itself happens outside the lock, so several writers can
+        // create files concurrently.
+        let mut f = File::create(&path).map_err(Error::io("create", &path))?;
+        f.write_all(data).map_err(Error::io("write", &path))?;
+        let mut d = self.dirty();
+        self.written(&mut d, &path, f);
+        Ok(())
     }
 
     fn read_tile(&self, tile: &TileId) -> Result<Option<Vec<u8>>> {

@@ -579,8 +579,31 @@ fn write_loop(rx: Receiver<Commit>, tx: SyncSender<Commit>, shared: &Shared) {
 }
 
 fn stage(shared: &Shared, c: &Commit) -> Result<()> {
-    for (tile, data) in &c.set.tiles {
-        shared.store.write_tile(tile, data)?;
+    // Creating files dominates a large commit here (~0.3 ms each on the
+    // reference machine), and much of it is spent waiting in the kernel, so
+    // large commits are written by a few threads.
+    const WRITERS: usize = 3;
+    if c.set.tiles.len() < 32 {
+        for (tile, data) in &c.set.tiles {
+            shared.store.write_tile(tile, data)?;
+        }
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..WRITERS)
+                .map(|w| {
+                    s.spawn(move || -> Result<()> {
+                        for (tile, data) in c.set.tiles.iter().skip(w).step_by(WRITERS) {
+                            shared.store.write_tile(tile, data)?;
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            handles.into_iter().try_for_each(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::Failed("a tile writer thread panicked".into())))
+            })
+        })?;
     }
     shared.store.write_staged(&c.note)
 }
