@@ -38,7 +38,8 @@ pub const MAX_BATCH_ENTRIES: usize = 1 << 20;
 /// Tuning for group commit and back-pressure.
 #[derive(Clone, Debug)]
 pub struct LedgerOptions {
-    /// Commit once this many entries are waiting (default 65,536).
+    /// Commit once this many entries are waiting (default 65,536; at most
+    /// [`MAX_BATCH_ENTRIES`]).
     pub max_commit_entries: usize,
     /// Commit at the latest this long after the first waiting entry arrived
     /// (default 1 ms). While a commit is being made durable, new appends
@@ -478,7 +479,8 @@ fn sequence(
     origin: String,
     shared: &Shared,
 ) {
-    let max = shared.opts.max_commit_entries.max(1);
+    // Clamped so that a torn commit never reaches past what recovery probes.
+    let max = shared.opts.max_commit_entries.clamp(1, MAX_BATCH_ENTRIES);
     while let Ok(first) = rx.recv() {
         let deadline = Instant::now() + shared.opts.max_delay;
         let mut reqs = vec![first];

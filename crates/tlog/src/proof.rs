@@ -51,7 +51,7 @@ fn split_point(n: u64) -> u64 {
     1u64 << (63 - (n - 1).leading_zeros())
 }
 
-/// MTH(D[lo:hi]) (RFC 6962 §2.1) from complete-subtree hashes:
+/// `MTH(D[lo:hi])` (RFC 6962 §2.1) from complete-subtree hashes:
 /// `subtree(height, index)` must return the root of leaves
 /// `[index·2^height, (index+1)·2^height)`. Ranges reached by the RFC
 /// recursion from `[0, n)` are always aligned, so only complete subtrees are
@@ -75,7 +75,7 @@ pub fn range_root<E>(
     Ok(node_hash(&left, &right))
 }
 
-/// The inclusion proof PATH(index, D[0:size]) (RFC 6962 §2.1.1), from the
+/// The inclusion proof `PATH(index, D[0:size])` (RFC 6962 §2.1.1), from the
 /// leaf's sibling up to the root's child.
 pub fn inclusion_proof<E: From<ProofError>>(
     index: u64,
@@ -112,7 +112,7 @@ fn path<E>(
     Ok(())
 }
 
-/// The consistency proof PROOF(old, D[0:new]) (RFC 6962 §2.1.2). Empty when
+/// The consistency proof `PROOF(old, D[0:new])` (RFC 6962 §2.1.2). Empty when
 /// `old == new` or `old == 0` (every tree extends the empty tree).
 pub fn consistency_proof<E: From<ProofError>>(
     old: u64,
