@@ -661,11 +661,15 @@ fn tidy_loop(rx: Receiver<Vec<TileId>>, shared: &Shared) {
                 Err(_) => return,
             }
         }
-        while let Ok(tiles) = rx.try_recv() {
-            pending.extend(tiles);
-        }
-        if let Err(mpsc::TryRecvError::Disconnected) = rx.try_recv() {
-            closing = true;
+        loop {
+            match rx.try_recv() {
+                Ok(tiles) => pending.extend(tiles),
+                Err(mpsc::TryRecvError::Empty) => break,
+                Err(mpsc::TryRecvError::Disconnected) => {
+                    closing = true;
+                    break;
+                }
+            }
         }
         if let Some(full) = pending.pop_front() {
             // Best effort: stale partials are harmless to clients.

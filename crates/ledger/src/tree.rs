@@ -8,6 +8,11 @@ use crate::{Error, Result};
 /// Tile levels a 64-bit tree can have (256^8 = 2^64).
 pub(crate) const LEVELS: usize = 8;
 
+/// True if the tree of size `old` had a partial version of `full`.
+fn had_partial(full: TileId, old: u64) -> bool {
+    TileId::at_size(full.kind, full.index, old).is_some_and(|t| !t.is_full())
+}
+
 /// `x >> s`, and 0 when the shift is 64 or more (tile level 7 spans 2^64).
 pub(crate) fn shr(x: u64, s: u32) -> u64 {
     x.checked_shr(s).unwrap_or(0)
@@ -30,7 +35,9 @@ pub(crate) struct TreeState {
 #[derive(Debug, Default)]
 pub(crate) struct CommitSet {
     pub(crate) tiles: Vec<(TileId, Vec<u8>)>,
-    /// Full tiles completed by this commit (their partials can go once published).
+    /// Full tiles completed by this commit that had partial versions on
+    /// disk (those can go once the commit is published; a tile completed
+    /// within one commit never had any).
     pub(crate) completed: Vec<TileId>,
     pub(crate) size: u64,
     pub(crate) root: Hash,
@@ -121,7 +128,7 @@ impl TreeState {
                 }
             });
             if u64::from(self.bundle_entries) == TILE_WIDTH {
-                self.flush_full(&mut out);
+                self.flush_full(old, &mut out);
             }
         }
         self.partials(old, &mut out);
@@ -131,12 +138,14 @@ impl TreeState {
     }
 
     /// Emits the full bundle and every tile level that just filled up.
-    fn flush_full(&mut self, out: &mut CommitSet) {
+    fn flush_full(&mut self, old: u64, out: &mut CommitSet) {
         let size = self.size();
         let index = (size >> TILE_HEIGHT) - 1;
         let bundle = TileId::full(TileKind::Entries, index);
         out.tiles.push((bundle, std::mem::take(&mut self.bundle)));
-        out.completed.push(bundle);
+        if had_partial(bundle, old) {
+            out.completed.push(bundle);
+        }
         self.bundle_entries = 0;
         for (level, hashes) in self.edge.iter_mut().enumerate() {
             if hashes.len() as u64 != TILE_WIDTH {
@@ -146,7 +155,9 @@ impl TreeState {
             let index = shr(size, shift).saturating_sub(1);
             let tile = TileId::full(TileKind::Hashes { level: level as u8 }, index);
             out.tiles.push((tile, hashes.concat()));
-            out.completed.push(tile);
+            if had_partial(tile, old) {
+                out.completed.push(tile);
+            }
             hashes.clear();
         }
     }
