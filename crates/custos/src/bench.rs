@@ -354,11 +354,7 @@ fn latency_run(
         .map_err(|_| anyhow::anyhow!("waiter panicked"))??;
     ledger.close()?;
     lat.sort_by(f64::total_cmp);
-    let pct = |p: f64| {
-        lat.get(((lat.len() as f64 - 1.0) * p).round() as usize)
-            .copied()
-            .unwrap_or(0.0)
-    };
+    let pct = |p: f64| percentile(&lat, p);
     Ok(LatencyRun {
         offered_per_s: rate,
         entries_per_request: per_request,
@@ -440,12 +436,16 @@ fn fsync_latency(dir: &Path, samples: usize) -> anyhow::Result<(f64, f64)> {
         std::fs::remove_file(dir.join(format!("fsync-{i}")))?;
     }
     lat.sort_by(f64::total_cmp);
-    let pct = |p: f64| {
-        lat.get(((lat.len() as f64 - 1.0) * p).round() as usize)
-            .copied()
-            .unwrap_or(0.0)
-    };
+    let pct = |p: f64| percentile(&lat, p);
     Ok((pct(0.5), pct(0.99)))
+}
+
+/// The `p` quantile (0..=1) of sorted samples, nearest rank; 0 if empty.
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted
+        .get(((sorted.len() as f64 - 1.0) * p).round() as usize)
+        .copied()
+        .unwrap_or(0.0)
 }
 
 fn dir_size(p: &Path) -> anyhow::Result<u64> {

@@ -774,16 +774,7 @@ fn read_hashes(store: &dyn LogStore, tile: &TileId) -> Result<Vec<Hash>> {
     let data = store
         .read_tile(tile)?
         .ok_or_else(|| Error::corrupt(tile.path(), "missing"))?;
-    if data.len() != tile.hash_bytes() {
-        return Err(Error::corrupt(
-            tile.path(),
-            format!("{} bytes, expected {}", data.len(), tile.hash_bytes()),
-        ));
-    }
-    Ok(data
-        .chunks_exact(tlog::HASH_SIZE)
-        .filter_map(|c| <Hash>::try_from(c).ok())
-        .collect())
+    crate::reader::parse_hashes(tile, &data)
 }
 
 /// Checks full entry bundles completed between two sizes hash to their

@@ -90,16 +90,7 @@ impl LogReader {
             Error::OutOfRange(format!("tile {level}/{index} is beyond size {size}"))
         })?;
         let data = self.tile(kind, index, size)?;
-        if data.len() != id.hash_bytes() {
-            return Err(Error::corrupt(
-                id.path(),
-                format!("{} bytes, expected {}", data.len(), id.hash_bytes()),
-            ));
-        }
-        Ok(data
-            .chunks_exact(32)
-            .filter_map(|c| <Hash>::try_from(c).ok())
-            .collect())
+        parse_hashes(&id, &data)
     }
 
     /// The root of the complete subtree of `height` at `index` in a tree of
@@ -152,6 +143,20 @@ impl LogReader {
         e.map(<[u8]>::to_vec)
             .map_err(|err| Error::corrupt(format!("entry {index}"), err.to_string()))
     }
+}
+
+/// The hashes of a Merkle tile's bytes, which must be exactly `width · 32`.
+pub(crate) fn parse_hashes(id: &TileId, data: &[u8]) -> Result<Vec<Hash>> {
+    if data.len() != id.hash_bytes() {
+        return Err(Error::corrupt(
+            id.path(),
+            format!("{} bytes, expected {}", data.len(), id.hash_bytes()),
+        ));
+    }
+    Ok(data
+        .chunks_exact(tlog::HASH_SIZE)
+        .filter_map(|c| <Hash>::try_from(c).ok())
+        .collect())
 }
 
 /// The prefix of a full tile matching a partial tile id (entry bundles are
