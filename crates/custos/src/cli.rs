@@ -26,6 +26,15 @@ pub enum Command {
     /// Benchmarks, each reported as a ratio to a baseline measured in the same run.
     #[command(subcommand)]
     Bench(BenchCmd),
+    /// Run the Custos server: event ingest, the log's tiles at /log/, health and metrics.
+    Serve(crate::serve_cmd::ServeArgs),
+    /// Administration: service credentials.
+    #[command(subcommand)]
+    Admin(crate::admin_cmd::AdminCmd),
+    /// Send NDJSON access events to a Custos server, with retries and a summary.
+    Ingest(crate::ingest_cmd::IngestArgs),
+    /// Generate a synthetic company's access events (OCSF input NDJSON), deterministic from the seed.
+    Sim(crate::sim_cmd::SimArgs),
 }
 
 #[derive(Debug, Subcommand)]

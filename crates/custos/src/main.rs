@@ -1,10 +1,14 @@
 //! `custos`: the one binary. See `custos --help`.
 #![forbid(unsafe_code)]
 
+mod admin_cmd;
 mod bench;
 mod cli;
 mod demo;
+mod ingest_cmd;
 mod ledger_cmd;
+mod serve_cmd;
+mod sim_cmd;
 mod ui;
 
 use std::process::ExitCode;
@@ -17,6 +21,10 @@ fn main() -> ExitCode {
         cli::Command::Ledger(cmd) => ledger_cmd::run(cmd),
         cli::Command::Demo(a) => demo::run(&a),
         cli::Command::Bench(cmd) => bench::run(cmd),
+        cli::Command::Serve(a) => serve_cmd::run(a),
+        cli::Command::Admin(cmd) => admin_cmd::run(cmd),
+        cli::Command::Ingest(a) => ingest_cmd::run(a),
+        cli::Command::Sim(a) => sim_cmd::run(a),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,2 @@
+//! The Custos HTTP API (being built).
+#![forbid(unsafe_code)]
