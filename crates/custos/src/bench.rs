@@ -55,6 +55,7 @@ struct Report {
 
 pub fn run(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
     match cmd {
+        BenchCmd::Ingest(args) => crate::bench_ingest::run(args),
         BenchCmd::Ledger {
             entries,
             entry_size,
@@ -441,7 +442,7 @@ fn fsync_latency(dir: &Path, samples: usize) -> anyhow::Result<(f64, f64)> {
 }
 
 /// The `p` quantile (0..=1) of sorted samples, nearest rank; 0 if empty.
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted
         .get(((sorted.len() as f64 - 1.0) * p).round() as usize)
         .copied()

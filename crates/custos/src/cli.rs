@@ -127,10 +127,17 @@ pub struct DemoArgs {
     /// Keep the demo's data here instead of a temporary directory.
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
-    /// Synthetic access records to log (at least 1,000, so every tampering
-    /// case has tiles to work on).
-    #[arg(long, default_value_t = 200_000, value_parser = clap::value_parser!(u64).range(1000..))]
-    pub records: u64,
+    /// Hours of company activity to simulate, ending now (1–168).
+    #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=168))]
+    pub hours: u32,
+    /// Background (legitimate) accesses per simulated day; the attack runs
+    /// at its real rate (≈12 requests/s) whatever this is.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub events_per_day: u64,
+    /// Customers of the synthetic company (data subjects); 34,000,000 is
+    /// Coupang's scale.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub customers: u64,
     /// Seed of the synthetic company.
     #[arg(long, default_value_t = 2025)]
     pub seed: u64,
@@ -138,6 +145,10 @@ pub struct DemoArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCmd {
+    /// Event ingest over loopback HTTP through a `custos serve` child process:
+    /// throughput (vs the raw ledger append rate of the same events), ack
+    /// latency at an offered rate, and behaviour under 3× overload.
+    Ingest(crate::bench_ingest::IngestBenchArgs),
     /// Durable append throughput (vs raw SHA-256 tree hashing), ack latency at
     /// offered rates, verification speed, proof sizes and times.
     Ledger {

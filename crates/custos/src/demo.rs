@@ -1,17 +1,22 @@
-//! `custos demo`: builds a log of a simulated day of access records, verifies
-//! it as an auditor would, proves one access, then tampers with copies in
-//! every way an insider might and shows verification catching each.
+//! `custos demo`: a simulated day of the company, with the 2025 forged-token
+//! attack, ingested through a real `custos serve` over HTTP; then what the
+//! ledger holds, an auditor's verification of the log fetched from `/log/`
+//! with only the public key, a proof of one forged-token access, and
+//! tampered copies of the log caught one by one.
 
+use std::collections::HashSet;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::sync::Mutex;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use ledger::{EntryBatch, KnownCheckpoint, Ledger, LedgerOptions, LogReader};
+use ledger::{KnownCheckpoint, LogReader};
 
 use crate::cli::DemoArgs;
+use crate::ingest_cmd::{Client, SendOptions, send_ndjson};
+use crate::local_server::ServerProcess;
 use crate::ui;
 
 const ORIGIN: &str = "demo.custos.example/access";
@@ -31,113 +36,201 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     result
 }
 
+const STEPS: u32 = 6;
+
 fn step(n: u32, text: &str) {
-    println!("\n[{n}/5] {text}");
+    println!("\n[{n}/{STEPS}] {text}");
 }
 
 fn demo(dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
-    println!("Custos demo — the tamper-evident access ledger");
-    println!("In 2025 months of access logs were deleted after a preservation order and the");
-    println!("first disclosure understated the breach 7,000-fold. Here every access is an entry");
-    println!("in a C2SP Merkle log that anyone holding the public key can check.");
+    println!("Custos demo — every access on the record, through the real server path");
+    println!("In 2025 a departed engineer's kept signing key minted customer tokens from abroad;");
+    println!("months of access logs were later deleted after a preservation order and the first");
+    println!("disclosure understated the breach 7,000-fold. Here every access is an OCSF event,");
+    println!("durable in a C2SP Merkle log that anyone holding the public key can check.");
 
-    step(1, &format!("Creating a ledger in {}", dir.display()));
-    let vkey = ledger::init(dir, ORIGIN)?;
+    step(
+        1,
+        &format!(
+            "Creating a ledger in {}, an ingest credential, and starting `custos serve`",
+            dir.display()
+        ),
+    );
+    let server = ServerProcess::start(dir, ORIGIN, &[])?;
+    let vkey = ledger::verifier_key(dir)?;
     println!(
-        "      origin {ORIGIN}; signing key under {}/keys/ (never under log/)",
+        "      origin {ORIGIN}; signing key and subject-pseudonym key under {}/keys/ (0600)",
         dir.display()
     );
     println!("      verifier key: {vkey}");
+    println!(
+        "      server {} — POST /v1/events needs the ingest credential; /log/ is public",
+        server.url
+    );
 
+    // A day ending now, so the server's default 7-day age limit applies.
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    let hours = args.hours;
+    let config = sim::Config {
+        seed: args.seed,
+        start_ms: (now_ms - i64::from(hours) * 3_600_000) / 60_000 * 60_000,
+        hours: Some(hours),
+        customers: args.customers,
+        events_per_day: args.events_per_day,
+        ..sim::Config::default()
+    };
+    let world = sim::World::new(config).map_err(|e| anyhow::anyhow!("simulator: {e}"))?;
     step(
         2,
         &format!(
-            "Logging a simulated day: {} access records (seed {}), with the forged-token attack mixed in",
-            args.records, args.seed
+            "Simulating {hours} h of the company ({} customers, {} background accesses/day, seed {}) \
+             with the forged-token attack at its real rate, ingested over HTTP in 1,000-event batches",
+            ui::rate(args.customers as f64),
+            ui::rate(args.events_per_day as f64),
+            args.seed
         ),
     );
-    let company = sim::Company::default();
-    let ledger = Ledger::open(dir, LedgerOptions::default())?;
-    let pb = ui::bar(args.records, "logging");
+    let client = Client::new(&server.url, &server.token)?;
+    let (reader, writer) = std::io::pipe().context("pipe")?;
     let started = Instant::now();
-    let mut batch = EntryBatch::with_capacity(8192, 8192 * 400);
-    let mut pending = std::collections::VecDeque::new();
-    let (mut attack, mut first_attack) = (0u64, None);
-    let mut midway_checkpoint = None;
-    for (i, rec) in sim::day(&company, args.seed, args.records, 2_000).enumerate() {
-        if rec.attack {
-            attack += 1;
-            first_attack.get_or_insert(i as u64);
-        }
-        batch.push(rec.json.as_bytes())?;
-        if batch.len() == 8192 {
-            pending.push_back(ledger.submit_blocking(std::mem::replace(
-                &mut batch,
-                EntryBatch::with_capacity(8192, 8192 * 400),
-            ))?);
-            pb.inc(8192);
-            while pending.len() > 4 {
-                if let Some(p) = pending.pop_front() {
-                    p.wait()?;
-                }
-            }
-            if midway_checkpoint.is_none() && i as u64 >= args.records / 2 {
-                // An auditor looks at the log halfway through the day.
-                for p in pending.drain(..) {
-                    p.wait()?;
-                }
-                midway_checkpoint = Some(ledger.checkpoint());
-            }
-        }
-    }
-    let tail = batch.len() as u64;
-    if !batch.is_empty() {
-        pending.push_back(ledger.submit_blocking(batch)?);
-    }
-    for p in pending {
-        p.wait()?;
-    }
-    pb.inc(tail);
+    let pb = ui::bar(u64::from(hours) * 60, "sim minutes");
+    let midway: Mutex<Option<Vec<u8>>> = Mutex::new(None);
+    let log_dir = dir.join("log");
+    let (summary, produced) = std::thread::scope(|s| {
+        let producer = s.spawn(|| produce(&world, writer, &pb, &log_dir, &midway));
+        let summary = send_ndjson(
+            &client,
+            Box::new(reader),
+            &SendOptions {
+                batch_events: 1000,
+                concurrency: 4,
+                max_retries: 50,
+            },
+            &|_, _| {},
+        );
+        let produced = producer
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the simulator thread failed")));
+        (summary, produced)
+    });
     pb.finish_and_clear();
-    let final_cp = ledger.checkpoint();
-    ledger.close()?;
+    let summary = summary?;
+    let (tally, issued) = produced?;
+    if !summary.ok() {
+        for r in summary.rejected.iter().take(5) {
+            eprintln!("line {}: {}: {}", r.line, r.path, r.reason);
+        }
+        bail!(
+            "ingest failed: {}",
+            summary
+                .failure
+                .clone()
+                .unwrap_or_else(|| summary.describe())
+        );
+    }
     let secs = started.elapsed().as_secs_f64();
+    let truth = sim::Truth::new(&world, &tally);
     println!(
-        "      {} records durable in {:.2} s ({} records/s), {} of them the attacker's forged-token reads",
-        final_cp.size(),
+        "      {} events acknowledged as durable → {} ledger entries ({}) in {:.1} s ({} events/s end to end)",
+        ui::rate(summary.accepted as f64),
+        ui::rate(summary.entries as f64),
+        summary
+            .index_range
+            .map_or_else(String::new, |(a, b)| format!("indices {a}..={b}")),
         secs,
-        ui::rate(final_cp.size() as f64 / secs),
-        attack
+        ui::rate(summary.accepted as f64 / secs)
     );
     println!(
-        "      checkpoint: size {} root {}",
-        final_cp.size(),
-        STANDARD.encode(final_cp.root())
+        "      {} requests, request p99 {:.0} ms; retried after 429 ×{}, 503 ×{}",
+        summary.batches,
+        {
+            let mut l: Vec<f64> = summary
+                .latencies
+                .iter()
+                .map(|d| d.as_secs_f64() * 1000.0)
+                .collect();
+            l.sort_by(f64::total_cmp);
+            crate::bench::percentile(&l, 0.99)
+        },
+        summary.throttled,
+        summary.unavailable
     );
+    let kinds: Vec<String> = truth
+        .by_kind
+        .iter()
+        .map(|(k, n)| format!("{k} {}", ui::rate(*n as f64)))
+        .collect();
+    println!("      by actor: {}", kinds.join(", "));
+    if let Some(a) = &truth.attack {
+        println!(
+            "      hidden among them (simulator's ground truth): {} forged-token reads of {} distinct customers \
+             at {:.1} req/s from {}, plus {} tokens for non-existent members",
+            ui::rate(a.in_output.attack_events as f64),
+            ui::rate(a.in_output.distinct_victims as f64),
+            a.in_output.attack_requests_per_second,
+            a.countries.join("/"),
+            ui::rate(a.in_output.unknown_member_events as f64)
+        );
+    }
 
-    step(
-        3,
-        "Verifying the whole log as an auditor would, with only the public key",
-    );
-    let log = dir.join("log");
-    let t = Instant::now();
-    let report = ledger::verify_log(&log, &vkey, &[], |_, _| {})
-        .map_err(|e| anyhow::anyhow!("the genuine log failed verification: {e}"))?;
+    step(3, "What the ledger now holds (read back from the log)");
+    let final_cp = {
+        let note = std::fs::read(dir.join("log").join("checkpoint"))?;
+        tlog::open_checkpoint(&note, ORIGIN, &vkey)?
+    };
+    let scan = scan_ledger(dir, final_cp.size(), &issued)?;
     println!(
-        "      OK: {} entries and {} tiles recomputed and matched in {:.0} ms",
-        report.entries,
-        report.tiles,
-        t.elapsed().as_secs_f64() * 1000.0
+        "      {} entries, each an OCSF 1.3.0 API Activity (class 6003) event; {} refused requests",
+        ui::rate(scan.entries as f64),
+        ui::rate(scan.denied as f64)
     );
     println!(
-        "      (the same check from the shell: custos ledger verify --data DIR --vkey '{vkey}')"
+        "      {} distinct data subjects, all as keyed-HMAC pseudonyms: raw customer ids in the log: {}",
+        ui::rate(scan.subjects as f64),
+        scan.raw_ids
+    );
+    println!(
+        "      {} accesses carried a token whose jti appears in no issuance record — signed with the",
+        ui::rate(scan.never_issued as f64)
+    );
+    println!(
+        "      real customer key ({}), each looking like one normal customer. First served at index {}.",
+        scan.never_issued_kids.join(", "),
+        scan.first_never_issued
+            .map_or_else(|| "-".to_owned(), |i| i.to_string())
+    );
+    println!(
+        "      (Refusing such tokens at the gateway and alerting on them comes with the token authority.)"
     );
 
     step(
         4,
-        "Proving one access: the first forged-token read is in the log",
+        "An auditor fetches the log over HTTP from /log/ and verifies it with only the public key",
     );
-    let index = first_attack.unwrap_or(0);
+    let mirror = dir.join("auditor-copy");
+    let t = Instant::now();
+    let files = crate::mirror::fetch_log(&server.url, &mirror)?;
+    let fetched = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let report = ledger::verify_log(&mirror, &vkey, &[], |_, _| {})
+        .map_err(|e| anyhow::anyhow!("the served log failed verification: {e}"))?;
+    println!(
+        "      fetched {files} files in {:.1} s; OK: {} entries and {} tiles recomputed and matched in {:.0} ms",
+        fetched,
+        report.entries,
+        report.tiles,
+        t.elapsed().as_secs_f64() * 1000.0
+    );
+    println!("      (from a shell: custos ledger verify --data DIR --vkey '{vkey}')");
+    std::fs::remove_dir_all(&mirror).ok();
+    server.stop()?;
+    println!("      server stopped gracefully (SIGTERM): nothing acknowledged is lost");
+
+    step(5, "Proving one forged-token access is in the log");
+    let index = scan.first_never_issued.unwrap_or(0);
     let mut reader = LogReader::open(dir)?;
     let entry = reader.entry(index, final_cp.size())?;
     let hashes = reader.inclusion_proof(index, final_cp.size())?;
@@ -158,10 +251,16 @@ fn demo(dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     );
 
     step(
-        5,
+        6,
         "Tampering with copies of the log; verification must catch each",
     );
-    let midway = midway_checkpoint.unwrap_or_else(|| final_cp.clone());
+    let midway = midway
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .and_then(|note| tlog::open_checkpoint(&note, ORIGIN, &vkey).ok())
+        .filter(|m| m.size() < final_cp.size())
+        .context("no earlier checkpoint was captured during ingest")?;
+    let log = dir.join("log");
     let cases = tamper_cases(&final_cp, &midway);
     let mut caught = 0;
     for (i, case) in cases.iter().enumerate() {
@@ -190,6 +289,118 @@ fn demo(dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the simulator into `out` (NDJSON), keeping the set of token ids
+/// really issued, and saves the published checkpoint once half of the
+/// simulated time has been produced (an auditor's earlier view, used by the
+/// rollback case).
+fn produce(
+    world: &sim::World,
+    out: std::io::PipeWriter,
+    pb: &indicatif::ProgressBar,
+    log_dir: &Path,
+    midway: &Mutex<Option<Vec<u8>>>,
+) -> anyhow::Result<(sim::Tally, HashSet<String>)> {
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, out);
+    let mut generator = sim::Generator::new(world).with_issuances();
+    let mut tally = sim::Tally::default();
+    let mut issued = HashSet::new();
+    let mut line = Vec::with_capacity(1024);
+    let mut minute = 0;
+    while let Some(ev) = generator.next() {
+        line.clear();
+        ev.write_json(&mut line).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        out.write_all(&line)?;
+        tally.record(&ev, line.len() as u64);
+        let (done, total) = generator.progress();
+        if done != minute {
+            minute = done;
+            pb.set_position(done);
+            issued.extend(generator.take_issuances().into_iter().map(|i| i.jti));
+            if done * 2 >= total {
+                let mut m = midway.lock().unwrap_or_else(|p| p.into_inner());
+                if m.is_none() {
+                    *m = std::fs::read(log_dir.join("checkpoint")).ok();
+                }
+            }
+        }
+    }
+    issued.extend(generator.take_issuances().into_iter().map(|i| i.jti));
+    out.flush()?;
+    Ok((tally, issued))
+}
+
+#[derive(Default)]
+struct Scan {
+    entries: u64,
+    denied: u64,
+    subjects: u64,
+    raw_ids: u64,
+    never_issued: u64,
+    never_issued_kids: Vec<String>,
+    first_never_issued: Option<u64>,
+}
+
+/// Reads every entry back from the log: counts, distinct pseudonyms, raw
+/// customer ids (there must be none), and tokens absent from the issuance
+/// records.
+fn scan_ledger(dir: &Path, size: u64, issued: &HashSet<String>) -> anyhow::Result<Scan> {
+    let mut reader = LogReader::open(dir)?;
+    let mut scan = Scan::default();
+    let mut subjects: HashSet<[u8; 22]> = HashSet::new();
+    let mut kids = std::collections::BTreeSet::new();
+    let pb = ui::bar(size, "reading");
+    for index in 0..size {
+        let entry = reader.entry(index, size)?;
+        scan.entries += 1;
+        if index % 4096 == 0 {
+            pb.set_position(index);
+        }
+        let v: serde_json::Value = serde_json::from_slice(&entry)
+            .with_context(|| format!("ledger entry {index} is not JSON"))?;
+        let failed = v.get("status_id").and_then(serde_json::Value::as_u64) == Some(2);
+        if failed {
+            scan.denied += 1;
+        }
+        let custos = v.pointer("/unmapped/custos");
+        if let Some(list) = custos
+            .and_then(|c| c.get("subjects"))
+            .and_then(|s| s.as_array())
+        {
+            for s in list {
+                if let Some(p) = s.as_str() {
+                    let mut key = [0u8; 22];
+                    for (k, b) in key.iter_mut().zip(p.bytes()) {
+                        *k = b;
+                    }
+                    subjects.insert(key);
+                    if p.starts_with("cust-") {
+                        scan.raw_ids += 1;
+                    }
+                }
+            }
+        }
+        if let Some(jti) = v
+            .pointer("/actor/session/credential_uid")
+            .and_then(|j| j.as_str())
+            && !issued.contains(jti)
+        {
+            scan.never_issued += 1;
+            if !failed {
+                // The first forged token that was served data.
+                scan.first_never_issued.get_or_insert(index);
+            }
+            if let Some(kid) = custos.and_then(|c| c.get("kid")).and_then(|k| k.as_str()) {
+                kids.insert(kid.to_owned());
+            }
+        }
+    }
+    pb.finish_and_clear();
+    scan.subjects = subjects.len() as u64;
+    scan.never_issued_kids = kids.into_iter().collect();
+    Ok(scan)
 }
 
 type Apply = Box<dyn Fn(&Path) -> anyhow::Result<Vec<KnownCheckpoint>>>;

@@ -3,10 +3,13 @@
 
 mod admin_cmd;
 mod bench;
+mod bench_ingest;
 mod cli;
 mod demo;
 mod ingest_cmd;
 mod ledger_cmd;
+mod local_server;
+mod mirror;
 mod serve_cmd;
 mod sim_cmd;
 mod ui;

@@ -1,10 +1,12 @@
 //! The access-event model: OCSF API Activity events, validation with JSON
 //! paths, canonical encoding, subject pseudonymisation.
 //!
-//! An access to personal data arrives as JSON ([`EventInput`], documented in
-//! `docs/events.md`), is validated into an [`Event`] by [`parse_event`] or
-//! [`parse_batch`] (every problem reported as a [`FieldError`] with its JSON
-//! path), and is turned into one or more ledger entries by
+//! An access to personal data arrives as JSON — the Custos form
+//! ([`EventInput`]) or an OCSF API Activity event (an object with a
+//! `class_uid`), both documented in `docs/events.md` — is validated into an
+//! [`Event`] by [`parse_event`] or [`parse_batch`] (every problem reported as
+//! a [`FieldError`] with its JSON path), and is turned into one or more
+//! ledger entries by
 //! [`ledger_entries`]: OCSF 1.3.0 API Activity (class 6003) events, canonically
 //! encoded, whose data-subject identifiers are replaced by keyed HMACs
 //! ([`SubjectKey`]) so that the ledger holds no customer identifier.
@@ -31,11 +33,14 @@
 #![warn(missing_docs)]
 
 mod country;
+mod fast;
 mod model;
 mod ocsf;
+mod ocsf_input;
 mod parse;
 mod pseudo;
 mod time;
+mod walk;
 
 // The public interface is:
 pub use model::{
@@ -43,9 +48,10 @@ pub use model::{
     Decision, Event, EventInput, InputTime, Source, SourceInput,
 };
 pub use ocsf::{
-    ApiActivity, CustosFields, EncodeError, MAX_ENTRY_SIZE, OCSF_VERSION, OcsfActor, OcsfApi,
-    OcsfEndpoint, OcsfLocation, OcsfMetadata, OcsfProduct, OcsfResource, OcsfService, OcsfSession,
-    OcsfUser, Part, SUBJECT_ENTRY_BYTES, Unmapped, ledger_entries, to_ocsf,
+    ApiActivity, CustosFields, EncodeError, LAYOUT_VERSION, MAX_ENTRY_SIZE, OCSF_VERSION,
+    OcsfActor, OcsfApi, OcsfEndpoint, OcsfLocation, OcsfMetadata, OcsfProduct, OcsfResource,
+    OcsfService, OcsfSession, OcsfUser, Part, SUBJECT_ENTRY_BYTES, Unmapped, ledger_entries,
+    to_ocsf,
 };
 pub use parse::{FieldError, Limits, Reason, parse_batch, parse_event};
 pub use pseudo::{KeyError, Pseudonym, SUBJECT_KEY_FILE, SubjectKey, subject_key_path};

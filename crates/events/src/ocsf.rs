@@ -8,14 +8,25 @@
 //! enable. Values are ASCII-named members, strings (escaped by `serde_json`:
 //! `\"`, `\\`, and no control characters since validation refuses them) and
 //! integers below 2^53, so the bytes are also the RFC 8785 (JCS) form.
+//!
+//! [`to_ocsf`] gives the entries as values; [`ledger_entries`] writes the
+//! same bytes directly, without building them (a property test in
+//! `tests/events.rs` checks the two agree for any event).
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Activity, ActorKind, Decision, Event};
+use crate::model::{ActorKind, Decision, Event};
+use crate::ocsf_input::activity_id;
 use crate::pseudo::SubjectKey;
 
 /// The OCSF schema version the entries follow (`metadata.version`).
 pub const OCSF_VERSION: &str = "1.3.0";
+
+/// `unmapped.custos.v`: the version of the entry layout. 1 was the first
+/// layout, which also carried `action_id`, `disposition_id` and
+/// `metadata.profiles = ["security_control"]`; OCSF 1.3.0 does not apply
+/// that profile to API Activity, so 2 drops them.
+pub const LAYOUT_VERSION: u8 = 2;
 
 /// Largest ledger entry, in bytes (C2SP tlog-tiles entries are at most 65,535).
 pub const MAX_ENTRY_SIZE: usize = tlog::MAX_ENTRY_SIZE;
@@ -54,8 +65,6 @@ pub enum EncodeError {
 /// declared in sorted order: that order is the canonical encoding.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiActivity {
-    /// Security-control profile: 1 Allowed, 2 Denied.
-    pub action_id: u8,
     /// 1 Create, 2 Read, 3 Update, 4 Delete.
     pub activity_id: u8,
     /// Who acted.
@@ -66,9 +75,7 @@ pub struct ApiActivity {
     pub category_uid: u8,
     /// 6003, API Activity.
     pub class_uid: u16,
-    /// Security-control profile: 1 Allowed, 2 Blocked.
-    pub disposition_id: u8,
-    /// Schema version, product, profiles, event id.
+    /// Schema version, product, event id.
     pub metadata: OcsfMetadata,
     /// The dataset, labelled with the data categories.
     pub resources: Vec<OcsfResource>,
@@ -76,7 +83,9 @@ pub struct ApiActivity {
     pub severity_id: u8,
     /// Source IP and country.
     pub src_endpoint: OcsfEndpoint,
-    /// 1 Success (allowed), 2 Failure (denied).
+    /// The decision: 1 Success (allowed), 2 Failure (denied). OCSF 1.3.0
+    /// does not apply the security-control profile (`action_id`,
+    /// `disposition_id`) to API Activity; 1.4.0 does.
     pub status_id: u8,
     /// Milliseconds since the epoch.
     pub time: i64,
@@ -154,8 +163,6 @@ pub struct OcsfMetadata {
     pub log_name: String,
     /// Custos.
     pub product: OcsfProduct,
-    /// `["security_control"]`.
-    pub profiles: Vec<String>,
     /// The producer's event id, if given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uid: Option<String>,
@@ -208,7 +215,7 @@ pub struct CustosFields {
     pub subject_key: String,
     /// The subjects' pseudonyms (22-character base64url each).
     pub subjects: Vec<String>,
-    /// Version of this member's layout: 1.
+    /// Version of the entry's layout: [`LAYOUT_VERSION`].
     pub v: u8,
 }
 
@@ -219,15 +226,6 @@ pub struct Part {
     pub index: u32,
     /// Number of entries the event was split into.
     pub total: u32,
-}
-
-fn activity_id(a: Activity) -> u8 {
-    match a {
-        Activity::Create => 1,
-        Activity::Read => 2,
-        Activity::Update => 3,
-        Activity::Delete => 4,
-    }
 }
 
 fn encode(a: &ApiActivity) -> Result<Vec<u8>, EncodeError> {
@@ -242,7 +240,6 @@ pub fn to_ocsf(event: &Event, key: &SubjectKey) -> Result<Vec<ApiActivity>, Enco
     let allowed = event.decision == Decision::Allow;
     let activity_id = activity_id(event.activity);
     let mut base = ApiActivity {
-        action_id: if allowed { 1 } else { 2 },
         activity_id,
         actor: OcsfActor {
             session: event.credential.as_ref().map(|c| OcsfSession {
@@ -266,14 +263,12 @@ pub fn to_ocsf(event: &Event, key: &SubjectKey) -> Result<Vec<ApiActivity>, Enco
         },
         category_uid: CATEGORY_APPLICATION,
         class_uid: CLASS_API_ACTIVITY,
-        disposition_id: if allowed { 1 } else { 2 },
         metadata: OcsfMetadata {
             log_name: "custos.access".to_owned(),
             product: OcsfProduct {
                 name: "Custos".to_owned(),
                 vendor_name: "Custos".to_owned(),
             },
-            profiles: vec!["security_control".to_owned()],
             uid: event.id.clone(),
             version: OCSF_VERSION.to_owned(),
         },
@@ -304,7 +299,7 @@ pub fn to_ocsf(event: &Event, key: &SubjectKey) -> Result<Vec<ApiActivity>, Enco
                 purpose: event.purpose.clone(),
                 subject_key: format!("hmac-sha256-128:{}", key.id()),
                 subjects: Vec::new(),
-                v: 1,
+                v: LAYOUT_VERSION,
             },
         },
     };
@@ -346,19 +341,247 @@ pub fn to_ocsf(event: &Event, key: &SubjectKey) -> Result<Vec<ApiActivity>, Enco
 /// The canonical bytes of the event's ledger entries (see [`to_ocsf`]); each
 /// is at most [`MAX_ENTRY_SIZE`] bytes, or the whole call fails with
 /// [`EncodeError::TooLarge`]. The same event and key always give the same
-/// bytes.
+/// bytes: exactly `serde_json::to_vec` of each [`to_ocsf`] value, written
+/// here directly (no intermediate structs, no per-subject strings).
 pub fn ledger_entries(event: &Event, key: &SubjectKey) -> Result<Vec<Vec<u8>>, EncodeError> {
-    to_ocsf(event, key)?
-        .iter()
-        .map(|a| {
-            let bytes = encode(a)?;
-            if bytes.len() > MAX_ENTRY_SIZE {
-                return Err(EncodeError::TooLarge {
-                    size: bytes.len(),
-                    max: MAX_ENTRY_SIZE,
-                });
-            }
-            Ok(bytes)
+    let parts = EntryParts::new(event, key);
+    let n = event.subjects.len();
+    // The size of the entry with `"subjects":[]`, as `to_ocsf` measures it.
+    let fixed = parts.head.len() + 1 + parts.mid.len() + TAIL.len();
+    let room = MAX_ENTRY_SIZE.saturating_sub(fixed);
+    if n <= room / SUBJECT_ENTRY_BYTES {
+        let mut out = Vec::with_capacity(fixed + n * SUBJECT_ENTRY_BYTES);
+        parts.write(&mut out, None, &event.subjects, key);
+        return check_size(out).map(|e| vec![e]);
+    }
+    let per_entry = room.saturating_sub(PART_RESERVE) / SUBJECT_ENTRY_BYTES;
+    if per_entry == 0 {
+        return Err(EncodeError::TooLarge {
+            size: fixed + PART_RESERVE + SUBJECT_ENTRY_BYTES,
+            max: MAX_ENTRY_SIZE,
+        });
+    }
+    let total = u32::try_from(n.div_ceil(per_entry)).map_err(|_| EncodeError::TooLarge {
+        size: usize::MAX,
+        max: MAX_ENTRY_SIZE,
+    })?;
+    event
+        .subjects
+        .chunks(per_entry)
+        .zip(0..)
+        .map(|(chunk, index)| {
+            let mut out =
+                Vec::with_capacity(fixed + PART_RESERVE + chunk.len() * SUBJECT_ENTRY_BYTES);
+            parts.write(&mut out, Some(Part { index, total }), chunk, key);
+            check_size(out)
         })
         .collect()
+}
+
+fn check_size(bytes: Vec<u8>) -> Result<Vec<u8>, EncodeError> {
+    if bytes.len() > MAX_ENTRY_SIZE {
+        return Err(EncodeError::TooLarge {
+            size: bytes.len(),
+            max: MAX_ENTRY_SIZE,
+        });
+    }
+    Ok(bytes)
+}
+
+/// The end of every entry, after the subjects.
+const TAIL: &[u8] = b"],\"v\":2}}}";
+const _: () = assert!(LAYOUT_VERSION == 2, "TAIL spells the layout version");
+
+/// The bytes shared by every entry of an event: `head` runs from `{` to the
+/// last member before `part` (`…"actor_kind":"…"` or `…,"kid":"…"`), `mid`
+/// from `"purpose"` to the `[` that opens the subjects. Members are written
+/// in ascending order, as the `ApiActivity` field order has them.
+struct EntryParts {
+    head: Vec<u8>,
+    mid: Vec<u8>,
+}
+
+impl EntryParts {
+    fn new(e: &Event, key: &SubjectKey) -> EntryParts {
+        let allowed = e.decision == Decision::Allow;
+        let activity_id = activity_id(e.activity);
+        let mut h = Vec::with_capacity(640);
+        h.extend_from_slice(b"{\"activity_id\":");
+        push_u64(&mut h, u64::from(activity_id));
+        h.extend_from_slice(b",\"actor\":{");
+        if let Some(c) = &e.credential {
+            h.extend_from_slice(b"\"session\":{\"credential_uid\":");
+            push_json_str(&mut h, &c.jti);
+            h.extend_from_slice(b",\"issuer\":");
+            push_json_str(&mut h, &c.issuer);
+            h.extend_from_slice(b"},");
+        }
+        h.extend_from_slice(b"\"user\":{\"type_id\":");
+        h.push(if e.actor.kind == ActorKind::Service {
+            b'3'
+        } else {
+            b'1'
+        });
+        h.extend_from_slice(b",\"uid\":");
+        push_json_str(&mut h, &e.actor.id);
+        h.extend_from_slice(b"}},\"api\":{\"operation\":");
+        push_json_str(&mut h, &e.operation);
+        h.extend_from_slice(b",\"service\":{\"name\":");
+        push_json_str(&mut h, &e.service);
+        h.extend_from_slice(b"}},\"category_uid\":6,\"class_uid\":6003,\"metadata\":{\"log_name\":\"custos.access\",\"product\":{\"name\":\"Custos\",\"vendor_name\":\"Custos\"},");
+        if let Some(uid) = &e.id {
+            h.extend_from_slice(b"\"uid\":");
+            push_json_str(&mut h, uid);
+            h.push(b',');
+        }
+        h.extend_from_slice(b"\"version\":");
+        push_json_str(&mut h, OCSF_VERSION);
+        h.extend_from_slice(b"},\"resources\":[{\"labels\":[");
+        for (i, c) in e.categories.iter().enumerate() {
+            if i > 0 {
+                h.push(b',');
+            }
+            push_json_str(&mut h, c.as_str());
+        }
+        h.extend_from_slice(b"],\"name\":");
+        push_json_str(&mut h, &e.dataset);
+        h.extend_from_slice(
+            b",\"type\":\"dataset\"}],\"severity_id\":1,\"src_endpoint\":{\"ip\":\"",
+        );
+        match e.source.ip {
+            // `Ipv4Addr`'s Display, without the formatter.
+            std::net::IpAddr::V4(v4) => {
+                for (i, octet) in v4.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        h.push(b'.');
+                    }
+                    push_u64(&mut h, u64::from(octet));
+                }
+            }
+            ip @ std::net::IpAddr::V6(_) => {
+                use std::io::Write as _;
+                // Writing to a Vec cannot fail.
+                let _ = write!(h, "{ip}");
+            }
+        }
+        h.push(b'"');
+        if let Some(c) = e.source.country {
+            h.extend_from_slice(b",\"location\":{\"country\":");
+            push_json_str(&mut h, c.as_str());
+            h.push(b'}');
+        }
+        h.extend_from_slice(b"},\"status_id\":");
+        h.push(if allowed { b'1' } else { b'2' });
+        h.extend_from_slice(b",\"time\":");
+        push_i64(&mut h, e.time_ms);
+        h.extend_from_slice(b",\"type_uid\":");
+        push_u64(
+            &mut h,
+            u64::from(CLASS_API_ACTIVITY) * 100 + u64::from(activity_id),
+        );
+        h.extend_from_slice(b",\"unmapped\":{\"custos\":{\"actor_kind\":");
+        push_json_str(&mut h, e.actor.kind.as_str());
+        if let Some(c) = &e.credential {
+            h.extend_from_slice(b",\"kid\":");
+            push_json_str(&mut h, &c.kid);
+        }
+        let mut m = Vec::with_capacity(128);
+        m.extend_from_slice(b"\"purpose\":");
+        push_json_str(&mut m, &e.purpose);
+        m.extend_from_slice(b",\"subject_key\":\"hmac-sha256-128:");
+        m.extend_from_slice(key.id_str().as_bytes());
+        m.extend_from_slice(b"\",\"subjects\":[");
+        EntryParts { head: h, mid: m }
+    }
+
+    fn write(&self, out: &mut Vec<u8>, part: Option<Part>, subjects: &[String], key: &SubjectKey) {
+        out.extend_from_slice(&self.head);
+        out.push(b',');
+        if let Some(p) = part {
+            out.extend_from_slice(b"\"part\":{\"index\":");
+            push_u64(out, u64::from(p.index));
+            out.extend_from_slice(b",\"total\":");
+            push_u64(out, u64::from(p.total));
+            out.extend_from_slice(b"},");
+        }
+        out.extend_from_slice(&self.mid);
+        for (i, s) in subjects.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.push(b'"');
+            key.pseudonymise(s).write_base64url(out);
+            out.push(b'"');
+        }
+        out.extend_from_slice(TAIL);
+    }
+}
+
+fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        if let Some(b) = buf.get_mut(i) {
+            *b = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(buf.get(i..).unwrap_or_default());
+}
+
+fn push_i64(out: &mut Vec<u8>, n: i64) {
+    if n < 0 {
+        out.push(b'-');
+    }
+    push_u64(out, n.unsigned_abs());
+}
+
+/// A JSON string exactly as `serde_json` writes it: `"` and `\` escaped,
+/// `\b \t \n \f \r` for those controls, `\u00xx` (lower-case hex) for the
+/// other bytes below 0x20, everything else (DEL, non-ASCII) as is.
+pub(crate) fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    // Branch-free screen first (vectorises): validated strings hold no
+    // control characters, and rarely a quote or a backslash.
+    let plain = !bytes.iter().fold(false, |acc, &b| {
+        acc | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
+    if plain {
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            0x08 => b"\\b",
+            0x09 => b"\\t",
+            0x0a => b"\\n",
+            0x0c => b"\\f",
+            0x0d => b"\\r",
+            0x00..=0x1f => &[],
+            _ => continue,
+        };
+        out.extend_from_slice(bytes.get(start..i).unwrap_or_default());
+        if esc.is_empty() {
+            out.extend_from_slice(b"\\u00");
+            for nibble in [b >> 4, b & 0xf] {
+                out.push(HEX.get(usize::from(nibble)).copied().unwrap_or(b'0'));
+            }
+        } else {
+            out.extend_from_slice(esc);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(bytes.get(start..).unwrap_or_default());
+    out.push(b'"');
 }

@@ -16,7 +16,6 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
 use rand_core::{OsRng, RngCore};
 use sha2::{Digest, Sha256};
 
@@ -63,8 +62,25 @@ pub enum KeyError {
 }
 
 /// The 32-byte HMAC key that pseudonymises data subjects.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SubjectKey([u8; 32]);
+///
+/// Besides the key, it keeps the two SHA-256 states of RFC 2104 already
+/// keyed (after absorbing `K ⊕ ipad` and `K ⊕ opad`), so a pseudonym costs
+/// two compressions of its own data rather than four, and the key id.
+#[derive(Clone)]
+pub struct SubjectKey {
+    bytes: [u8; 32],
+    inner: Sha256,
+    outer: Sha256,
+    id: String,
+}
+
+impl PartialEq for SubjectKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes
+    }
+}
+
+impl Eq for SubjectKey {}
 
 impl fmt::Debug for SubjectKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -79,12 +95,29 @@ impl SubjectKey {
         OsRng
             .try_fill_bytes(&mut k)
             .map_err(|e| KeyError::Random(e.to_string()))?;
-        Ok(SubjectKey(k))
+        Ok(SubjectKey::from_bytes(k))
     }
 
     /// A key with these bytes (tests, or keys from a secrets manager).
     pub fn from_bytes(bytes: [u8; 32]) -> SubjectKey {
-        SubjectKey(bytes)
+        // RFC 2104 §2: K padded with zeros to the 64-byte block, XORed with
+        // ipad (0x36) and opad (0x5c).
+        let mut ipad = [0x36u8; 64];
+        let mut opad = [0x5cu8; 64];
+        for ((i, o), k) in ipad.iter_mut().zip(opad.iter_mut()).zip(bytes) {
+            *i ^= k;
+            *o ^= k;
+        }
+        let mut h = Sha256::new();
+        h.update(b"custos subject key id\n");
+        h.update(bytes);
+        let id = hex::encode(h.finalize().get(..4).unwrap_or_default());
+        SubjectKey {
+            bytes,
+            inner: Sha256::new_with_prefix(ipad),
+            outer: Sha256::new_with_prefix(opad),
+            id,
+        }
     }
 
     /// A public, non-secret identifier of the key: the first 4 bytes of
@@ -92,23 +125,26 @@ impl SubjectKey {
     /// of the ledger tell which key made a pseudonym (after a rotation)
     /// without learning anything about the key.
     pub fn id(&self) -> String {
-        let mut h = Sha256::new();
-        h.update(b"custos subject key id\n");
-        h.update(self.0);
-        let d = h.finalize();
-        hex::encode(d.get(..4).unwrap_or_default())
+        self.id.clone()
     }
 
-    /// The pseudonym of one subject identifier.
+    /// [`SubjectKey::id`] without a copy.
+    pub(crate) fn id_str(&self) -> &str {
+        &self.id
+    }
+
+    /// The pseudonym of one subject identifier:
+    /// `HMAC-SHA-256(K, m) = H(K ⊕ opad ‖ H(K ⊕ ipad ‖ m))` (RFC 2104),
+    /// truncated to 16 bytes, from the precomputed keyed states.
     pub fn pseudonymise(&self, subject: &str) -> Pseudonym {
-        // HMAC accepts keys of any length; new_from_slice cannot fail.
+        let mut inner = self.inner.clone();
+        inner.update(subject.as_bytes());
+        let mut outer = self.outer.clone();
+        outer.update(inner.finalize());
+        let tag = outer.finalize();
         let mut out = [0u8; 16];
-        if let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.0) {
-            mac.update(subject.as_bytes());
-            let tag = mac.finalize().into_bytes();
-            if let Some(t) = tag.get(..16) {
-                out.copy_from_slice(t);
-            }
+        if let Some(t) = tag.get(..16) {
+            out.copy_from_slice(t);
         }
         Pseudonym(out)
     }
@@ -136,7 +172,7 @@ impl SubjectKey {
         let mut k = [0u8; 32];
         hex::decode_to_slice(hexkey, &mut k)
             .map_err(|_| KeyError::Malformed(path.to_path_buf()))?;
-        Ok(SubjectKey(k))
+        Ok(SubjectKey::from_bytes(k))
     }
 
     /// Saves the key to `path` (64 hex digits and a newline), mode 0600,
@@ -168,7 +204,7 @@ impl SubjectKey {
             io::ErrorKind::AlreadyExists => KeyError::Exists(path.to_path_buf()),
             _ => io("create", path)(e),
         })?;
-        let mut text = hex::encode(self.0);
+        let mut text = hex::encode(self.bytes);
         text.push('\n');
         f.write_all(text.as_bytes()).map_err(io("write", path))?;
         f.sync_all().map_err(io("fsync", path))?;
@@ -203,6 +239,14 @@ impl Pseudonym {
         URL_SAFE_NO_PAD.encode(self.0)
     }
 
+    /// Appends the 22-character base64url form to `out`.
+    pub(crate) fn write_base64url(&self, out: &mut Vec<u8>) {
+        let mut buf = [0u8; 24];
+        if let Ok(n) = URL_SAFE_NO_PAD.encode_slice(self.0, &mut buf) {
+            out.extend_from_slice(buf.get(..n).unwrap_or_default());
+        }
+    }
+
     /// Parses the 22-character base64url form.
     pub fn from_base64url(s: &str) -> Option<Pseudonym> {
         let v = URL_SAFE_NO_PAD.decode(s).ok()?;
@@ -228,6 +272,7 @@ impl fmt::Debug for Pseudonym {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use hmac::{Hmac, Mac};
 
     /// RFC 4231 test case 2 (key "Jefe"), through the same HMAC construction.
     #[test]
@@ -248,6 +293,21 @@ mod tests {
         mac.update(b"cust-1");
         let full = mac.finalize().into_bytes();
         assert_eq!(&p.0[..], &full[..16]);
+        // The precomputed keyed states agree with the hmac crate for other
+        // keys and for subjects of every length around the block sizes.
+        for k in [[0u8; 32], [0xff; 32], [0x36; 32], [0x5c; 32]] {
+            let key = SubjectKey::from_bytes(k);
+            for len in [0, 1, 55, 56, 63, 64, 65, 119, 120, 256] {
+                let subject = "x".repeat(len);
+                let mut mac = Hmac::<Sha256>::new_from_slice(&k).unwrap();
+                mac.update(subject.as_bytes());
+                let full = mac.finalize().into_bytes();
+                assert_eq!(&key.pseudonymise(&subject).0[..], &full[..16], "{len}");
+            }
+        }
+        let mut b64 = Vec::new();
+        p.write_base64url(&mut b64);
+        assert_eq!(b64, p.to_base64url().as_bytes());
         assert_eq!(p.to_base64url().len(), 22);
         assert_eq!(Pseudonym::from_base64url(&p.to_base64url()), Some(p));
         assert!(p.to_string().starts_with("hmac-sha256-128:"));

@@ -437,7 +437,7 @@ fn key_files() {
 /// The complete ledger entry of `valid()`, byte for byte. If this changes,
 /// every ledger written before no longer re-encodes the same: change it only
 /// with a new `unmapped.custos.v`.
-const GOLDEN: &str = r#"{"action_id":1,"activity_id":2,"actor":{"session":{"credential_uid":"tok-9f2c","issuer":"https://auth.example.com"},"user":{"type_id":1,"uid":"emp-0042"}},"api":{"operation":"GetCustomerAddress","service":{"name":"customer-service-tool"}},"category_uid":6,"class_uid":6003,"disposition_id":1,"metadata":{"log_name":"custos.access","product":{"name":"Custos","vendor_name":"Custos"},"profiles":["security_control"],"uid":"evt-0001","version":"1.3.0"},"resources":[{"labels":["name","address","entrance_code"],"name":"customers","type":"dataset"}],"severity_id":1,"src_endpoint":{"ip":"203.0.113.7","location":{"country":"KR"}},"status_id":1,"time":1748747045123,"type_uid":600302,"unmapped":{"custos":{"actor_kind":"employee","kid":"cs-2024-01","purpose":"support-ticket-4711","subject_key":"hmac-sha256-128:KEYID","subjects":["P1","P2"],"v":1}}}"#;
+const GOLDEN: &str = r#"{"activity_id":2,"actor":{"session":{"credential_uid":"tok-9f2c","issuer":"https://auth.example.com"},"user":{"type_id":1,"uid":"emp-0042"}},"api":{"operation":"GetCustomerAddress","service":{"name":"customer-service-tool"}},"category_uid":6,"class_uid":6003,"metadata":{"log_name":"custos.access","product":{"name":"Custos","vendor_name":"Custos"},"uid":"evt-0001","version":"1.3.0"},"resources":[{"labels":["name","address","entrance_code"],"name":"customers","type":"dataset"}],"severity_id":1,"src_endpoint":{"ip":"203.0.113.7","location":{"country":"KR"}},"status_id":1,"time":1748747045123,"type_uid":600302,"unmapped":{"custos":{"actor_kind":"employee","kid":"cs-2024-01","purpose":"support-ticket-4711","subject_key":"hmac-sha256-128:KEYID","subjects":["P1","P2"],"v":2}}}"#;
 
 #[test]
 fn ledger_encoding_is_byte_stable() {
@@ -484,7 +484,7 @@ fn ledger_encoding_is_canonical() {
     // Member order in the bytes follows the key order of the golden text.
     let s = String::from_utf8(bytes.clone()).unwrap();
     let pos = |k: &str| s.find(&format!("\"{k}\":")).unwrap();
-    assert!(pos("action_id") < pos("activity_id") && pos("time") < pos("type_uid"));
+    assert!(pos("activity_id") < pos("actor") && pos("time") < pos("type_uid"));
     assert!(pos("type_uid") < pos("unmapped"));
 }
 
@@ -545,12 +545,13 @@ fn one_subject_needs_one_entry() {
 }
 
 /// The OCSF 1.3.0 requirements of class 6003 that apply to these entries,
-/// checked on the JSON itself (no OCSF validator runs offline; see
-/// docs/events.md, "Validation against the OCSF schema").
+/// checked on the JSON itself, without Python; `tests/ocsf_schema.rs` checks
+/// the same and more against the official schema (docs/events.md,
+/// "Validation against the OCSF schema").
 #[test]
 fn entries_carry_the_required_ocsf_6003_attributes() {
-    for (decision, kind, status, disposition, type_id) in
-        [("allow", "employee", 1, 1, 1), ("deny", "service", 2, 2, 3)]
+    for (decision, kind, status, type_id) in
+        [("allow", "employee", 1, 1), ("deny", "service", 2, 3)]
     {
         let mut v = with(valid(), "/decision", json!(decision));
         v = with(v, "/actor/kind", json!(kind));
@@ -575,24 +576,22 @@ fn entries_carry_the_required_ocsf_6003_attributes() {
         assert!(o["api"]["operation"].is_string());
         assert!(o["api"]["service"]["name"].is_string());
         assert!(o["src_endpoint"]["ip"].is_string());
-        // Recommended, and the security_control profile.
+        // Recommended. No profile: OCSF 1.3.0 applies security_control
+        // (action_id, disposition_id) to API Activity only from 1.4.0.
         assert_eq!(o["status_id"], status);
-        assert_eq!(o["disposition_id"], disposition);
-        assert_eq!(o["action_id"], status);
-        assert_eq!(o["metadata"]["profiles"], json!(["security_control"]));
+        assert!(o.get("action_id").is_none() && o.get("disposition_id").is_none());
+        assert!(o["metadata"].get("profiles").is_none());
         assert!(o["resources"][0]["name"].is_string());
         // Enumerated ids only take values OCSF 1.3.0 defines.
         assert!([1, 2, 3, 4].contains(&o["activity_id"].as_u64().unwrap()));
         assert!([1, 2].contains(&o["status_id"].as_u64().unwrap()));
         // Custos' own fields only under `unmapped`.
         let known = [
-            "action_id",
             "activity_id",
             "actor",
             "api",
             "category_uid",
             "class_uid",
-            "disposition_id",
             "metadata",
             "resources",
             "severity_id",
@@ -608,5 +607,74 @@ fn entries_carry_the_required_ocsf_6003_attributes() {
                 .keys()
                 .all(|k| known.contains(&k.as_str()))
         );
+    }
+}
+
+mod direct_encoding {
+    //! `ledger_entries` writes the canonical bytes directly; they must be
+    //! exactly `serde_json::to_vec` of each `to_ocsf` value, for any event:
+    //! strings needing escapes, every enum value, with and without the
+    //! optional members, and subject counts around the split boundary.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-z0-9-]{1,12}",
+            "[\"\\\\/a\u{e9}\u{d55c}\u{1f600}]{1,8}",
+            "\\PC{1,20}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn ledger_entries_equal_serde_of_to_ocsf(
+            strings in proptest::collection::vec(text(), 9),
+            kind in 0usize..4,
+            activity in 0usize..4,
+            deny in any::<bool>(),
+            credential in any::<bool>(),
+            country in any::<bool>(),
+            id in any::<bool>(),
+            v6 in any::<bool>(),
+            n in prop_oneof![1usize..4, 2_560usize..2_620, Just(10_000)],
+        ) {
+            let mut v = valid();
+            for (p, s) in ["/id", "/actor/id", "/credential/jti", "/credential/kid",
+                "/credential/issuer", "/service", "/operation", "/dataset", "/purpose"]
+                .iter()
+                .zip(&strings)
+            {
+                v = with(v, p, json!(s));
+            }
+            v = with(v, "/actor/kind", json!(events::ActorKind::NAMES[kind]));
+            v = with(v, "/activity", json!(events::Activity::NAMES[activity]));
+            v = with(v, "/decision", json!(if deny { "deny" } else { "allow" }));
+            if v6 {
+                v = with(v, "/source/ip", json!("2001:db8::ff00:42:8329"));
+            }
+            if !credential {
+                v = without(v, "", "credential");
+            }
+            if !country {
+                v = without(v, "/source", "country");
+            }
+            if !id {
+                v = without(v, "", "id");
+            }
+            let subjects: Vec<String> = (0..n).map(|i| format!("s-{i}")).collect();
+            v = with(v, "/subjects", json!(subjects));
+            let Ok(e) = parse(&v) else { return Ok(()) };
+            let k = key();
+            let direct = ledger_entries(&e, &k).unwrap();
+            let via_serde: Vec<Vec<u8>> = to_ocsf(&e, &k)
+                .unwrap()
+                .iter()
+                .map(|a| serde_json::to_vec(a).unwrap())
+                .collect();
+            prop_assert_eq!(direct, via_serde);
+        }
     }
 }

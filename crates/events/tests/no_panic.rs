@@ -12,6 +12,7 @@ fn now() -> SystemTime {
 }
 
 const VALID: &str = include_str!("../../../fuzz/corpus/event/valid-employee-read");
+const VALID_OCSF: &str = include_str!("../../../fuzz/corpus/event/valid-ocsf-api-activity");
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
@@ -26,6 +27,23 @@ proptest! {
     #[test]
     fn mutated_events_never_panic(at in 0usize..VALID.len(), byte in any::<u8>(), cut in 0usize..40) {
         let mut data = VALID.as_bytes().to_vec();
+        data[at] = byte;
+        let end = (at + cut).min(data.len());
+        let mut cutdata = data.clone();
+        cutdata.drain(at..end);
+        for d in [&data, &cutdata] {
+            if let Ok(e) = parse_event(d, now(), &Limits::default()) {
+                let entries = ledger_entries(&e, &SubjectKey::from_bytes([1; 32])).unwrap();
+                prop_assert!(entries.iter().all(|e| e.len() <= MAX_ENTRY_SIZE));
+            }
+            let _ = parse_batch(d, now(), &Limits::default());
+        }
+    }
+
+    /// The same for the OCSF input form.
+    #[test]
+    fn mutated_ocsf_events_never_panic(at in 0usize..VALID_OCSF.len(), byte in any::<u8>(), cut in 0usize..40) {
+        let mut data = VALID_OCSF.as_bytes().to_vec();
         data[at] = byte;
         let end = (at + cut).min(data.len());
         let mut cutdata = data.clone();

@@ -1,207 +1,119 @@
-//! A deterministic synthetic company producing access records.
+//! A deterministic synthetic company producing access events, and the 2025
+//! attack as a scenario.
 //!
-//! Customers, staff in departments, services and a supplier read personal
-//! data through the day; the 2025 attack (a departed engineer's stolen
-//! signing key minting one-customer tokens from abroad) is mixed in. The
-//! same seed always gives the same records, byte for byte, on every
-//! platform (the generator is SplitMix64, not a library RNG whose stream
-//! may change between versions).
+//! Customers (1M by default, 34M or more cost no memory: everything about a
+//! customer derives from its number), employees in departments with roles,
+//! suppliers and their staff, services and batch jobs read personal data
+//! with daily and weekly rhythms; the 2025 attack — a departed engineer's
+//! stolen customer-token key minting one token per customer from overseas —
+//! runs at its real rate. Events come out in the `events` crate's input
+//! format (`docs/events.md`), in non-decreasing time order, byte-identical
+//! for the same [`Config`] on every platform. See `docs/sim.md`.
+//!
+//! ```
+//! let config = sim::Config { hours: Some(1), events_per_day: 20_000, ..Default::default() };
+//! let world = sim::World::new(config)?;
+//! let mut out = Vec::new();
+//! let tally = sim::write_ndjson(&world, &mut out, None, &mut |_| {})?;
+//! let truth = sim::Truth::new(&world, &tally);
+//! // ≈12 attack requests a second for the hour.
+//! let attack = truth.attack.as_ref().map_or(0, |a| a.in_output.attack_events);
+//! assert!((42_000..44_500).contains(&attack));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
+mod attack;
+mod config;
+mod event;
+mod generator;
+mod legacy;
+mod net;
+mod perm;
 mod rng;
+mod time;
+mod truth;
+mod world;
 
+use std::io::{self, Write};
+
+// The public interface is:
+pub use config::{Attack, Bulk, Config, ConfigError, Curve, DEFAULT_START_MS, Mix, Rhythm};
+pub use event::{Label, SimEvent};
+pub use generator::{Generator, Issuance};
+pub use legacy::{AccessRecord, Company, day};
 pub use rng::SplitMix64;
+pub use time::{format_rfc3339, parse_rfc3339};
+pub use truth::{AttackInOutput, AttackTruth, DayCount, DepartedTruth, Tally, Truth, Window};
+pub use world::{
+    ActorRef, AttackTimes, Customer, DepartedEngineer, KEYS, Principal, SigningKey, Supplier,
+    World, customer_id,
+};
 
-/// Who the company is.
-#[derive(Clone, Debug)]
-pub struct Company {
-    /// Number of customers (data subjects).
-    pub customers: u64,
-    /// Number of employees.
-    pub employees: u64,
-    /// Day being simulated, as seconds since the Unix epoch at 00:00 UTC.
-    pub day_start: u64,
+/// Where a run is, for progress reports.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress<'a> {
+    /// Simulated minutes generated so far.
+    pub minutes_done: u64,
+    /// Simulated minutes in the run.
+    pub minutes_total: u64,
+    /// What has been written so far.
+    pub tally: &'a Tally,
 }
 
-impl Default for Company {
-    fn default() -> Self {
-        Company {
-            customers: 1_000_000,
-            employees: 2_000,
-            // 2025-06-02 00:00:00 UTC (KST 09:00), inside the 2025 attack window.
-            day_start: 1_748_822_400,
+/// Writes every event of `world`'s run to `events` as NDJSON (one event per
+/// line), and, if given, every token issuance to `issuances` as NDJSON;
+/// `progress` is called after each simulated minute. Returns the counts
+/// (bytes are those of `events`). Wrap the writers in a `BufWriter`.
+pub fn write_ndjson(
+    world: &World,
+    events: &mut dyn Write,
+    mut issuances: Option<&mut dyn Write>,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> io::Result<Tally> {
+    let mut generator = Generator::new(world);
+    if issuances.is_some() {
+        generator = generator.with_issuances();
+    }
+    let mut tally = Tally::default();
+    let mut line = Vec::with_capacity(1024);
+    let mut minute = 0;
+    while let Some(ev) = generator.next() {
+        line.clear();
+        ev.write_json(&mut line).map_err(io::Error::other)?;
+        line.push(b'\n');
+        events.write_all(&line)?;
+        tally.record(&ev, line.len() as u64);
+        let (done, total) = generator.progress();
+        if done != minute {
+            minute = done;
+            if let Some(out) = issuances.as_deref_mut() {
+                write_issuances(&mut generator, out)?;
+            }
+            progress(Progress {
+                minutes_done: done,
+                minutes_total: total,
+                tally: &tally,
+            });
         }
     }
-}
-
-const DEPARTMENTS: [(&str, &str, &str, &[&str]); 4] = [
-    (
-        "customer-service",
-        "cs-tool",
-        "customer.read",
-        &["name", "phone", "address", "order_history"],
-    ),
-    (
-        "fulfilment",
-        "delivery-app",
-        "delivery.read",
-        &["name", "phone", "address", "entrance_code"],
-    ),
-    (
-        "payments",
-        "payments-console",
-        "payment.read",
-        &["name", "payment"],
-    ),
-    (
-        "marketing",
-        "campaign-batch",
-        "segment.export",
-        &["name", "email"],
-    ),
-];
-
-/// One access record, ready to be logged.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AccessRecord {
-    /// Seconds since the epoch.
-    pub time: u64,
-    /// True for records of the simulated attack.
-    pub attack: bool,
-    /// The record as one JSON line (no newline).
-    pub json: String,
-}
-
-/// Generates `n` records of one simulated day, `attack_share` of them (per
-/// million) from the forged-token attack, in time order.
-pub fn day(
-    company: &Company,
-    seed: u64,
-    n: u64,
-    attack_per_million: u64,
-) -> impl Iterator<Item = AccessRecord> + '_ {
-    let mut rng = SplitMix64::new(seed);
-    (0..n).map(move |i| {
-        // Spread over the day with a daytime bulge.
-        let frac = i as f64 / n.max(1) as f64;
-        let time = company.day_start + (frac * 86_400.0) as u64;
-        let ms = rng.below(1000);
-        let attack = rng.below(1_000_000) < attack_per_million;
-        let json = if attack {
-            attack_record(company, &mut rng, time, ms)
-        } else {
-            staff_record(company, &mut rng, time, ms)
-        };
-        AccessRecord { time, attack, json }
-    })
-}
-
-fn timestamp(t: u64, ms: u64) -> String {
-    // Civil-from-days (proleptic Gregorian), enough for record timestamps.
-    let days = t / 86_400;
-    let secs = t % 86_400;
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
-}
-
-fn staff_record(c: &Company, rng: &mut SplitMix64, t: u64, ms: u64) -> String {
-    let dept_i = rng.below(DEPARTMENTS.len() as u64) as usize;
-    let (dept, service, op, cats) = DEPARTMENTS.get(dept_i).copied().unwrap_or((
-        "customer-service",
-        "cs-tool",
-        "customer.read",
-        &["name"],
-    ));
-    let emp = rng.below(c.employees);
-    let subject = rng.below(c.customers);
-    let ncat = 1 + rng.below(cats.len() as u64) as usize;
-    let categories: Vec<String> = cats.iter().take(ncat).map(|s| format!("\"{s}\"")).collect();
-    format!(
-        concat!(
-            "{{\"time\":\"{}\",\"actor\":{{\"id\":\"emp-{:05}\",\"kind\":\"employee\",\"department\":\"{}\"}},",
-            "\"credential\":{{\"jti\":\"{:016x}\",\"kid\":\"staff-2025-06\",\"issuer\":\"custos\"}},",
-            "\"src\":{{\"ip\":\"10.{}.{}.{}\",\"country\":\"KR\"}},\"service\":\"{}\",\"operation\":\"{}\",",
-            "\"dataset\":\"customers\",\"categories\":[{}],\"subjects\":[\"cust-{:08}\"],\"purpose\":\"{}\",\"decision\":\"allow\"}}"
-        ),
-        timestamp(t, ms),
-        emp,
-        dept,
-        rng.next_u64(),
-        rng.below(256),
-        rng.below(256),
-        rng.below(256),
-        service,
-        op,
-        categories.join(","),
-        subject,
-        dept,
-    )
-}
-
-fn attack_record(c: &Company, rng: &mut SplitMix64, t: u64, ms: u64) -> String {
-    // One forged token per customer, signed with the stolen 2019 key, from
-    // overseas hosting addresses, reading the delivery-address page.
-    let subject = rng.below(c.customers);
-    format!(
-        concat!(
-            "{{\"time\":\"{}\",\"actor\":{{\"id\":\"cust-{:08}\",\"kind\":\"customer\"}},",
-            "\"credential\":{{\"jti\":\"{:016x}\",\"kid\":\"cust-auth-2019\",\"issuer\":\"customer-auth\"}},",
-            "\"src\":{{\"ip\":\"203.0.113.{}\",\"country\":\"{}\"}},\"service\":\"customer-gateway\",",
-            "\"operation\":\"address.list\",\"dataset\":\"customers\",",
-            "\"categories\":[\"name\",\"phone\",\"address\",\"entrance_code\"],\"subjects\":[\"cust-{:08}\"],",
-            "\"purpose\":\"self-service\",\"decision\":\"allow\"}}"
-        ),
-        timestamp(t, ms),
-        subject,
-        rng.next_u64(),
-        rng.below(256),
-        if rng.below(2) == 0 { "CN" } else { "US" },
-        subject,
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn deterministic_and_well_formed() {
-        let c = Company::default();
-        let a: Vec<_> = day(&c, 7, 2000, 50_000).collect();
-        let b: Vec<_> = day(&c, 7, 2000, 50_000).collect();
-        assert_eq!(a, b);
-        let other: Vec<_> = day(&c, 8, 2000, 50_000).collect();
-        assert_ne!(a, other);
-        assert!(a.iter().any(|r| r.attack) && a.iter().any(|r| !r.attack));
-        for r in &a {
-            let v: serde_json::Value = serde_json::from_str(&r.json).unwrap();
-            assert!(v["subjects"].as_array().is_some_and(|s| s.len() == 1));
-            assert!(r.json.len() < 600);
-        }
-        assert!(a.windows(2).all(|w| w[0].time <= w[1].time));
+    if let Some(out) = issuances {
+        write_issuances(&mut generator, out)?;
     }
+    let (done, total) = generator.progress();
+    progress(Progress {
+        minutes_done: done,
+        minutes_total: total,
+        tally: &tally,
+    });
+    Ok(tally)
+}
 
-    #[test]
-    fn timestamps_are_civil_dates() {
-        assert_eq!(timestamp(1_748_822_400, 5), "2025-06-02T00:00:00.005Z");
-        assert_eq!(timestamp(0, 0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(
-            timestamp(951_782_400 + 86_399, 999),
-            "2000-02-29T23:59:59.999Z"
-        );
+fn write_issuances(generator: &mut Generator<'_>, out: &mut dyn Write) -> io::Result<()> {
+    for rec in generator.take_issuances() {
+        serde_json::to_writer(&mut *out, &rec).map_err(io::Error::other)?;
+        out.write_all(b"\n")?;
     }
+    Ok(())
 }

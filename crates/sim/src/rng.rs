@@ -28,6 +28,56 @@ impl SplitMix64 {
     }
 }
 
+/// SplitMix64's output function: a bijective 64-bit mixer.
+#[must_use]
+pub(crate) const fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// A stateless hash of `(key, tag, a, b)`: how every per-entity property
+/// (a customer's country, a victim's session length, a request's jitter) is
+/// derived, so nothing about an entity needs to be stored.
+#[must_use]
+pub(crate) const fn hash(key: u64, tag: u64, a: u64, b: u64) -> u64 {
+    let x = mix(key ^ tag.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    let x = mix(x ^ a.wrapping_add(0x632b_e59b_d9b4_e019));
+    mix(x ^ b.wrapping_add(0xd6e8_feb8_6659_fd93))
+}
+
+/// A number in `0..n` from 64 random bits (Lemire's multiply-shift).
+#[must_use]
+pub(crate) fn below(bits: u64, n: u64) -> u64 {
+    ((u128::from(bits) * u128::from(n)) >> 64) as u64
+}
+
+/// A float in `[0, 1)` from the top 53 of 64 random bits. Only IEEE basic
+/// arithmetic is used on such floats anywhere in the simulator (no `exp`,
+/// `ln`, `powf`, whose results may differ between platforms' maths
+/// libraries), so outputs are identical everywhere.
+#[must_use]
+pub(crate) fn unit(bits: u64) -> f64 {
+    (bits >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
+impl SplitMix64 {
+    /// A float in `[0, 1)`.
+    pub(crate) fn unit(&mut self) -> f64 {
+        unit(self.next_u64())
+    }
+
+    /// True with probability `p`.
+    pub(crate) fn chance(&mut self, p: f64) -> bool {
+        self.unit() < p
+    }
+
+    /// A number in `lo..=hi` (`lo` when `hi < lo`).
+    pub(crate) fn between(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.below(hi.saturating_sub(lo).saturating_add(1))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
