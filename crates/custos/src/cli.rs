@@ -149,6 +149,16 @@ pub enum BenchCmd {
     /// throughput (vs the raw ledger append rate of the same events), ack
     /// latency at an offered rate, and behaviour under 3× overload.
     Ingest(crate::bench_ingest::IngestBenchArgs),
+    /// Event parse-and-validate and OCSF encode throughput per core, vs
+    /// `serde_json` parsing the same bytes.
+    Events {
+        /// Events in the measured batches.
+        #[arg(long, default_value_t = 200_000)]
+        events: usize,
+        /// Print results as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Durable append throughput (vs raw SHA-256 tree hashing), ack latency at
     /// offered rates, verification speed, proof sizes and times.
     Ledger {

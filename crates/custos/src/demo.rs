@@ -38,8 +38,21 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
 
 const STEPS: u32 = 6;
 
+thread_local! {
+    static STEP_START: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
+}
+
+/// Prints how long the previous step took, then the next step's title.
 fn step(n: u32, text: &str) {
+    finish_step();
+    STEP_START.with(|c| c.set(Some(Instant::now())));
     println!("\n[{n}/{STEPS}] {text}");
+}
+
+fn finish_step() {
+    if let Some(t) = STEP_START.with(|c| c.take()) {
+        println!("      ({:.1} s)", t.elapsed().as_secs_f64());
+    }
 }
 
 fn demo(dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
@@ -106,7 +119,9 @@ fn demo(dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
             Box::new(reader),
             &SendOptions {
                 batch_events: 1000,
-                concurrency: 4,
+                // Each request waits until its batch is durable: keep
+                // enough in flight for the server to group-commit well.
+                concurrency: 16,
                 max_retries: 50,
             },
             &|_, _| {},
@@ -210,7 +225,15 @@ fn demo(dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
         4,
         "An auditor fetches the log over HTTP from /log/ and verifies it with only the public key",
     );
-    let mirror = dir.join("auditor-copy");
+    // The auditor's copy lives in memory when the machine has a tmpfs (it
+    // stands for another machine's disk; creating tens of thousands of tile
+    // files on this one would only measure this disk).
+    let shm = Path::new("/dev/shm");
+    let mirror = if shm.is_dir() {
+        shm.join(format!("custos-demo-auditor-{}", std::process::id()))
+    } else {
+        dir.join("auditor-copy")
+    };
     let t = Instant::now();
     let files = crate::mirror::fetch_log(&server.url, &mirror)?;
     let fetched = t.elapsed().as_secs_f64();
@@ -282,6 +305,7 @@ fn demo(dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
         cases.len()
     );
     println!("the failure names the first bad file or entry.");
+    finish_step();
     if caught != cases.len() {
         bail!(
             "verification missed {} tampering case(s)",
@@ -343,34 +367,67 @@ struct Scan {
     first_never_issued: Option<u64>,
 }
 
-/// Reads every entry back from the log: counts, distinct pseudonyms, raw
-/// customer ids (there must be none), and tokens absent from the issuance
-/// records.
+/// The few fields of a ledger entry the demo reads back (borrowed; every
+/// other OCSF attribute is skipped by serde).
+#[derive(serde::Deserialize)]
+struct EntryView<'a> {
+    status_id: Option<u8>,
+    #[serde(borrow)]
+    actor: Option<ActorView<'a>>,
+    #[serde(borrow)]
+    unmapped: Option<UnmappedView<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct ActorView<'a> {
+    #[serde(borrow)]
+    session: Option<SessionView<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct SessionView<'a> {
+    #[serde(borrow)]
+    credential_uid: Option<&'a str>,
+}
+
+#[derive(serde::Deserialize)]
+struct UnmappedView<'a> {
+    #[serde(borrow)]
+    custos: Option<CustosView<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct CustosView<'a> {
+    #[serde(borrow, default)]
+    subjects: Vec<&'a str>,
+    kid: Option<&'a str>,
+}
+
+/// Reads every entry back from the log, bundle by bundle: counts, distinct
+/// pseudonyms, raw customer ids (there must be none), and tokens absent
+/// from the issuance records.
 fn scan_ledger(dir: &Path, size: u64, issued: &HashSet<String>) -> anyhow::Result<Scan> {
     let mut reader = LogReader::open(dir)?;
     let mut scan = Scan::default();
     let mut subjects: HashSet<[u8; 22]> = HashSet::new();
     let mut kids = std::collections::BTreeSet::new();
+    let bundles = tlog::TileId::count_at_size(tlog::TileKind::Entries, size);
     let pb = ui::bar(size, "reading");
-    for index in 0..size {
-        let entry = reader.entry(index, size)?;
-        scan.entries += 1;
-        if index % 4096 == 0 {
-            pb.set_position(index);
-        }
-        let v: serde_json::Value = serde_json::from_slice(&entry)
-            .with_context(|| format!("ledger entry {index} is not JSON"))?;
-        let failed = v.get("status_id").and_then(serde_json::Value::as_u64) == Some(2);
-        if failed {
-            scan.denied += 1;
-        }
-        let custos = v.pointer("/unmapped/custos");
-        if let Some(list) = custos
-            .and_then(|c| c.get("subjects"))
-            .and_then(|s| s.as_array())
-        {
-            for s in list {
-                if let Some(p) = s.as_str() {
+    let mut index = 0u64;
+    for b in 0..bundles {
+        let bundle = reader.tile(tlog::TileKind::Entries, b, size)?;
+        for entry in tlog::decode_bundle(&bundle) {
+            let entry = entry.with_context(|| format!("bundle {b} is malformed"))?;
+            let v: EntryView<'_> = serde_json::from_slice(entry)
+                .with_context(|| format!("ledger entry {index} is not an access entry"))?;
+            scan.entries += 1;
+            let failed = v.status_id == Some(2);
+            if failed {
+                scan.denied += 1;
+            }
+            let custos = v.unmapped.and_then(|u| u.custos);
+            if let Some(c) = &custos {
+                for p in &c.subjects {
                     let mut key = [0u8; 22];
                     for (k, b) in key.iter_mut().zip(p.bytes()) {
                         *k = b;
@@ -381,23 +438,29 @@ fn scan_ledger(dir: &Path, size: u64, issued: &HashSet<String>) -> anyhow::Resul
                     }
                 }
             }
-        }
-        if let Some(jti) = v
-            .pointer("/actor/session/credential_uid")
-            .and_then(|j| j.as_str())
-            && !issued.contains(jti)
-        {
-            scan.never_issued += 1;
-            if !failed {
-                // The first forged token that was served data.
-                scan.first_never_issued.get_or_insert(index);
+            if let Some(jti) = v
+                .actor
+                .and_then(|a| a.session)
+                .and_then(|s| s.credential_uid)
+                && !issued.contains(jti)
+            {
+                scan.never_issued += 1;
+                if !failed {
+                    // The first forged token that was served data.
+                    scan.first_never_issued.get_or_insert(index);
+                }
+                if let Some(kid) = custos.as_ref().and_then(|c| c.kid) {
+                    kids.insert(kid.to_owned());
+                }
             }
-            if let Some(kid) = custos.and_then(|c| c.get("kid")).and_then(|k| k.as_str()) {
-                kids.insert(kid.to_owned());
-            }
+            index += 1;
         }
+        pb.set_position(index);
     }
     pb.finish_and_clear();
+    if index != size {
+        bail!("the log holds {index} entries, its checkpoint says {size}");
+    }
     scan.subjects = subjects.len() as u64;
     scan.never_issued_kids = kids.into_iter().collect();
     Ok(scan)
@@ -512,10 +575,17 @@ fn tamper_cases(latest: &tlog::VerifiedCheckpoint, midway: &tlog::VerifiedCheckp
 fn edit(path: &Path, f: impl FnOnce(&mut Vec<u8>)) -> anyhow::Result<()> {
     let mut b = std::fs::read(path).with_context(|| format!("read {}", path.display()))?;
     f(&mut b);
+    // The copy's tiles are hard links to the genuine log's: unlink before
+    // writing, so only the copy changes.
+    std::fs::remove_file(path).with_context(|| format!("unlink {}", path.display()))?;
     std::fs::write(path, b).with_context(|| format!("write {}", path.display()))?;
     Ok(())
 }
 
+/// A copy of a log to tamper with: tiles are hard-linked (tens of thousands
+/// of files; copying them would dominate the demo), the checkpoint copied.
+/// Tampering unlinks a tile before rewriting it (see `edit`), so the genuine
+/// log is never touched.
 fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(to)?;
     for e in std::fs::read_dir(from)? {
@@ -523,8 +593,11 @@ fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
         let dest: PathBuf = to.join(e.file_name());
         if e.file_type()?.is_dir() {
             copy_dir(&e.path(), &dest)?;
-        } else {
+        } else if e.file_name() == "checkpoint" {
             std::fs::copy(e.path(), &dest)?;
+        } else {
+            std::fs::hard_link(e.path(), &dest)
+                .or_else(|_| std::fs::copy(e.path(), &dest).map(|_| ()))?;
         }
     }
     Ok(())

@@ -3,6 +3,7 @@
 
 mod admin_cmd;
 mod bench;
+mod bench_events;
 mod bench_ingest;
 mod cli;
 mod demo;

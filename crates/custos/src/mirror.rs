@@ -3,6 +3,7 @@
 //! that `ledger::verify_log` (or any tlog-tiles verifier) can then check.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context, bail};
 use tlog::{TileId, TileKind};
@@ -40,34 +41,56 @@ pub fn fetch_log(base: &str, dest: &Path) -> anyhow::Result<u64> {
     let note = get("checkpoint")?.context("the server has no /log/checkpoint")?;
     let size = checkpoint_size(&note)?;
     write(dest, "checkpoint", &note)?;
-    let mut files = 1u64;
-    let mut kinds = vec![TileKind::Entries];
+    let mut tiles = Vec::new();
+    tiles.extend(
+        (0..TileId::count_at_size(TileKind::Entries, size))
+            .filter_map(|i| TileId::at_size(TileKind::Entries, i, size)),
+    );
     let mut level = 0u8;
     while TileId::count_at_size(TileKind::Hashes { level }, size) > 0 {
-        kinds.push(TileKind::Hashes { level });
+        let kind = TileKind::Hashes { level };
+        tiles.extend(
+            (0..TileId::count_at_size(kind, size)).filter_map(|i| TileId::at_size(kind, i, size)),
+        );
         level += 1;
     }
-    for kind in kinds {
-        for index in 0..TileId::count_at_size(kind, size) {
-            let Some(tile) = TileId::at_size(kind, index, size) else {
-                continue;
-            };
-            let path = tile.path();
-            let bytes = match get(&path)? {
-                Some(b) => b,
-                None if !tile.is_full() => {
-                    // Superseded partial: take the prefix of the full tile.
-                    let full = get(&tile.to_full().path())?
-                        .with_context(|| format!("/log/{path} and its full tile are missing"))?;
-                    prefix(&full, &tile)?
-                }
-                None => bail!("/log/{path} is missing"),
-            };
-            write(dest, &path, &bytes)?;
-            files += 1;
-        }
+    // A few connections at once, as any tile-fetching client does.
+    let next = AtomicUsize::new(0);
+    let results: Vec<anyhow::Result<()>> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..8)
+            .map(|_| {
+                s.spawn(|| -> anyhow::Result<()> {
+                    while let Some(tile) = tiles.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        let path = tile.path();
+                        let bytes = match get(&path)? {
+                            Some(b) => b,
+                            None if !tile.is_full() => {
+                                // Superseded partial: a prefix of the full tile.
+                                let full = get(&tile.to_full().path())?.with_context(|| {
+                                    format!("/log/{path} and its full tile are missing")
+                                })?;
+                                prefix(&full, tile)?
+                            }
+                            None => bail!("/log/{path} is missing"),
+                        };
+                        write(dest, &path, &bytes)?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("fetch worker failed")))
+            })
+            .collect()
+    });
+    for r in results {
+        r?;
     }
-    Ok(files)
+    Ok(tiles.len() as u64 + 1)
 }
 
 /// The tree size on the second line of a checkpoint note (C2SP

@@ -23,7 +23,8 @@ use axum::http::request::Parts;
 
 use crate::app::AppState;
 use crate::credentials::{
-    CredentialError, CredentialSet, CredentialStore, FileSig, Role, digests_equal, parse_token,
+    CredentialError, CredentialSet, CredentialStore, FileSig, PresentedToken, Role, digests_equal,
+    parse_token,
 };
 use crate::error::ApiError;
 
@@ -160,33 +161,45 @@ impl Authenticator {
         let Some(value) = authorization else {
             return Err(ApiError::unauthorized("missing bearer token"));
         };
-        let token = std::str::from_utf8(value)
-            .ok()
-            .and_then(|v| {
-                let (scheme, rest) = v.split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
-            })
+        let token = bearer_token(value)
             .ok_or_else(|| ApiError::unauthorized("expected `Authorization: Bearer <token>`"))?;
         let presented =
             parse_token(token).ok_or_else(|| ApiError::unauthorized("unknown or revoked token"))?;
         self.refresh()?;
-        let set = self.current();
-        let cred = set
-            .by_id
-            .get(presented.id)
-            .filter(|c| c.revoked_ms.is_none())
-            .ok_or_else(|| ApiError::unauthorized("unknown or revoked token"))?;
-        // The digest is compared first and in constant time; the role
-        // prefix is only a label and must agree with the stored role.
-        if !digests_equal(&cred.digest, &presented.digest) || presented.role != cred.role.as_str() {
-            return Err(ApiError::unauthorized("unknown or revoked token"));
-        }
-        Ok(VerifiedCredential {
-            id: presented.id.to_owned(),
-            role: cred.role,
-            _proof: (),
-        })
+        check_token(&self.current(), &presented)
     }
+}
+
+/// The token of an `Authorization` header value `Bearer <token>` (the
+/// scheme case-insensitive, RFC 6750 §2.1), trimmed; `None` for any other
+/// value.
+pub(crate) fn bearer_token(value: &[u8]) -> Option<&str> {
+    let v = std::str::from_utf8(value).ok()?;
+    let (scheme, rest) = v.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+}
+
+/// Checks a presented token against the credentials `set`: a known,
+/// unrevoked credential whose digest and role agree.
+pub(crate) fn check_token(
+    set: &CredentialSet,
+    presented: &PresentedToken<'_>,
+) -> Result<VerifiedCredential, ApiError> {
+    let cred = set
+        .by_id
+        .get(presented.id)
+        .filter(|c| c.revoked_ms.is_none())
+        .ok_or_else(|| ApiError::unauthorized("unknown or revoked token"))?;
+    // The digest is compared first and in constant time; the role
+    // prefix is only a label and must agree with the stored role.
+    if !digests_equal(&cred.digest, &presented.digest) || presented.role != cred.role.as_str() {
+        return Err(ApiError::unauthorized("unknown or revoked token"));
+    }
+    Ok(VerifiedCredential {
+        id: presented.id.to_owned(),
+        role: cred.role,
+        _proof: (),
+    })
 }
 
 /// Which roles may use an endpoint.

@@ -419,14 +419,20 @@ impl Settings {
     /// and to resolve a relative `data` against the file's directory.
     pub fn from_toml(text: &str, path: &Path) -> Result<Settings, ConfigError> {
         let mut s: Settings = toml::from_str(text).map_err(|e| {
-            // Name the key whose value is bad (unknown keys name themselves).
+            // Name the key at fault, however it is written (`k = v`,
+            // `"k" = v`, `k.x = v`, `[k]`): the top-level key whose name or
+            // value the error's span touches. Unknown keys name themselves.
             let key = e.span().and_then(|span| {
-                let before = text.get(..span.start)?;
-                let line_start = before.rfind('\n').map_or(0, |p| p + 1);
-                let line = text.get(line_start..)?.lines().next()?;
-                let (k, _) = line.split_once('=')?;
-                let k = k.trim();
-                (!k.is_empty() && span.start > line_start + k.len()).then(|| k.to_owned())
+                let touches = |r: std::ops::Range<usize>| {
+                    span.start < r.end && r.start < span.end.max(span.start + 1)
+                };
+                let doc = toml::de::DeTable::parse(text).ok()?;
+                let (k, _) = doc
+                    .get_ref()
+                    .iter()
+                    .find(|(k, v)| touches(k.span()) || touches(v.span()))?;
+                let k = k.get_ref().to_string();
+                (!e.message().contains(&format!("`{k}`"))).then_some(k)
             });
             ConfigError::File {
                 path: path.to_path_buf(),
@@ -674,6 +680,36 @@ mod tests {
         assert!(e.contains("max_body_byte"), "{e}");
         assert!(e.contains("/c.toml"), "{e}");
         assert!(e.contains("line 2"), "{e}");
+    }
+
+    /// Found by the `server_config` fuzz target: a bad key written quoted,
+    /// dotted or as a table header was not named.
+    #[test]
+    fn bad_keys_are_named_however_written() {
+        for (text, key) in [
+            (
+                "data = \"/d\"\n\"max_body_bytes\" = \"lots\"\n",
+                "max_body_bytes",
+            ),
+            ("data = \"/d\"\nmax_body_bytes.x = 1\n", "max_body_bytes"),
+            ("data = \"/d\"\n[workers]\nn = 1\n", "workers"),
+            ("[data]\n", "data"),
+            (
+                "data = \"/d\"\nmax_body_bytes = [\n  1,\n]\n",
+                "max_body_bytes",
+            ),
+            ("max_event_age = 1979-05-27T07:32:00Z\n", "max_event_age"),
+        ] {
+            let e = Settings::from_toml(text, Path::new("/c.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(&format!("`{key}`")), "{text:?}: {e}");
+        }
+        // Unknown keys are named once, by the parser.
+        let e = Settings::from_toml("max_body_byte = 5", Path::new("/c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e.matches("`max_body_byte`").count(), 1, "{e}");
     }
 
     #[test]

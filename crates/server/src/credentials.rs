@@ -602,7 +602,8 @@ impl CredentialStore {
         Ok((self.parse(&text)?, Some(sig)))
     }
 
-    fn parse(&self, text: &[u8]) -> Result<CredentialSet, CredentialError> {
+    /// Parses the file's contents (see [`CredentialStore::load`]).
+    pub(crate) fn parse(&self, text: &[u8]) -> Result<CredentialSet, CredentialError> {
         let mut set = CredentialSet::default();
         let complete = match text.iter().rposition(|b| *b == b'\n') {
             Some(p) => text.get(..p).unwrap_or_default(),

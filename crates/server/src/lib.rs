@@ -42,6 +42,10 @@ mod auth;
 pub mod config;
 mod credentials;
 mod error;
+// What the fuzz targets and their corpus replay call; not part of the
+// public interface below.
+#[doc(hidden)]
+pub mod fuzzing;
 mod ingest;
 mod logfiles;
 mod logging;

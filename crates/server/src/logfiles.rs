@@ -34,26 +34,8 @@ pub(crate) async fn get_log(State(state): State<AppState>, req: Request) -> Resp
 }
 
 async fn serve(state: &AppState, path: &str) -> Result<Response, ApiError> {
-    let (rel, content_type, cache) = if path == "checkpoint" {
-        (
-            "checkpoint".to_owned(),
-            "text/plain; charset=utf-8",
-            // Mutable: tlog-tiles asks that it not be cached beyond a few
-            // seconds; no-store makes every fetch see the latest.
-            "no-store",
-        )
-    } else {
-        let id = TileId::parse_path(path).map_err(|_| ApiError::not_found())?;
-        let rel = id.path();
-        if rel != path {
-            return Err(ApiError::not_found());
-        }
-        let published = state.ledger().map_or(0, |l| l.checkpoint().size());
-        if !covered(&id, published) {
-            return Err(ApiError::not_found());
-        }
-        (rel, "application/octet-stream", IMMUTABLE)
-    };
+    let (rel, content_type, cache) =
+        log_file(path, || state.ledger().map_or(0, |l| l.checkpoint().size()))?;
     let file = state.inner().log_dir.join(&rel);
     let data = tokio::task::spawn_blocking(move || std::fs::read(&file))
         .await
@@ -77,6 +59,34 @@ async fn serve(state: &AppState, path: &str) -> Result<Response, ApiError> {
         HeaderValue::from_static("nosniff"),
     );
     Ok(resp)
+}
+
+/// The file under `DIR/log/` that the request path `path` (after `/log/`)
+/// names, with its content type and cache policy; `published` gives the
+/// size of the published checkpoint, asked only for tiles. 404 unless the
+/// path is `checkpoint` or a canonical tile path the checkpoint covers.
+pub(crate) fn log_file(
+    path: &str,
+    published: impl FnOnce() -> u64,
+) -> Result<(String, &'static str, &'static str), ApiError> {
+    if path == "checkpoint" {
+        return Ok((
+            "checkpoint".to_owned(),
+            "text/plain; charset=utf-8",
+            // Mutable: tlog-tiles asks that it not be cached beyond a few
+            // seconds; no-store makes every fetch see the latest.
+            "no-store",
+        ));
+    }
+    let id = TileId::parse_path(path).map_err(|_| ApiError::not_found())?;
+    let rel = id.path();
+    if rel != path {
+        return Err(ApiError::not_found());
+    }
+    if !covered(&id, published()) {
+        return Err(ApiError::not_found());
+    }
+    Ok((rel, "application/octet-stream", IMMUTABLE))
 }
 
 /// Whether a tree of `size` entries needs (or needed) tile `id`: its last
