@@ -682,8 +682,9 @@ mod tests {
         assert!(e.contains("line 2"), "{e}");
     }
 
-    /// Found by the `server_config` fuzz target: a bad key written quoted,
-    /// dotted or as a table header was not named.
+    /// Found by the `server_config` fuzz target's check that errors name
+    /// the key: a bad key written quoted, dotted or as a table header was
+    /// not named (the old line-based guess looked for `key =`).
     #[test]
     fn bad_keys_are_named_however_written() {
         for (text, key) in [
