@@ -532,6 +532,7 @@ impl Summary {
 }
 
 /// A batch ready to post: its body and the input line of each event.
+#[derive(Default)]
 struct Batch {
     body: Vec<u8>,
     lines: Vec<u64>,
@@ -646,11 +647,7 @@ fn read_batches(
     let mut reader = BufReader::with_capacity(1 << 20, input);
     let mut line = Vec::new();
     let mut line_no = 0u64;
-    let mut batch = Batch {
-        body: Vec::new(),
-        lines: Vec::new(),
-        bytes_read: 0,
-    };
+    let mut batch = Batch::default();
     let mut events = 0u64;
     loop {
         if stop.load(Ordering::Relaxed) {
@@ -668,18 +665,11 @@ fn read_batches(
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        if !batch.lines.is_empty() && batch.body.len() + line.len() + 1 > MAX_BATCH_BYTES {
-            let full = std::mem::replace(
-                &mut batch,
-                Batch {
-                    body: Vec::new(),
-                    lines: Vec::new(),
-                    bytes_read: 0,
-                },
-            );
-            if tx.send(full).is_err() {
-                break;
-            }
+        if !batch.lines.is_empty()
+            && batch.body.len() + line.len() + 1 > MAX_BATCH_BYTES
+            && tx.send(std::mem::take(&mut batch)).is_err()
+        {
+            break;
         }
         batch.body.extend_from_slice(&line);
         if batch.body.last() != Some(&b'\n') {
@@ -687,18 +677,8 @@ fn read_batches(
         }
         batch.lines.push(line_no);
         events += 1;
-        if batch.lines.len() >= batch_events {
-            let full = std::mem::replace(
-                &mut batch,
-                Batch {
-                    body: Vec::new(),
-                    lines: Vec::new(),
-                    bytes_read: 0,
-                },
-            );
-            if tx.send(full).is_err() {
-                break;
-            }
+        if batch.lines.len() >= batch_events && tx.send(std::mem::take(&mut batch)).is_err() {
+            break;
         }
     }
     if !batch.lines.is_empty() && !stop.load(Ordering::Relaxed) {

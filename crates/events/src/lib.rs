@@ -40,6 +40,8 @@ mod ocsf_input;
 mod parse;
 mod pseudo;
 mod time;
+
+pub use time::format_rfc3339;
 mod walk;
 
 // The public interface is:

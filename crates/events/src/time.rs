@@ -106,7 +106,7 @@ pub(crate) fn parse_rfc3339(s: &str) -> Option<i64> {
 
 /// Formats milliseconds since the epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ`
 /// (for times from year 0 to 9999).
-pub(crate) fn format_rfc3339(ms: i64) -> String {
+pub fn format_rfc3339(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
     let millis = ms.rem_euclid(1000);
     let days = secs.div_euclid(86_400);
