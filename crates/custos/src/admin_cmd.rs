@@ -205,5 +205,3 @@ fn list(data: &Path, json: bool) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
-
-
