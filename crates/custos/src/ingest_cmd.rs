@@ -30,7 +30,10 @@ ledger). Exit status: 0 if every event was acknowledged, 1 otherwise.
 
 Example:
   custos admin token --data /var/lib/custos --role ingest > ingest.token
-  custos sim --hours 1 | custos ingest - --token-file ingest.token")]
+  custos sim --hours 1 --start \"$(date -u -d '-1 hour' +%FT%TZ)\" | custos ingest - --token-file ingest.token
+
+The server refuses events older than its max_event_age (default 7 days); to
+backfill older logs, start it with --max-event-age unlimited.")]
 pub struct IngestArgs {
     /// NDJSON file of access events; `-` reads standard input.
     #[arg(value_name = "FILE")]
@@ -57,8 +60,9 @@ pub struct IngestArgs {
     /// Events per batch.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub batch: u32,
-    /// Batches in flight at once (one connection each).
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
+    /// Batches in flight at once (one connection each). Each waits until its
+    /// batch is durable, so throughput needs several.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub concurrency: u32,
     /// Retries of one batch on 429/503 before giving up.
     #[arg(long, default_value_t = 20)]
