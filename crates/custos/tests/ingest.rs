@@ -120,6 +120,59 @@ fn ingest_sends_everything_retrying_429_and_the_log_verifies() {
     // Every acknowledged entry is in the log, and the log verifies.
     assert!(ledger.size() >= before + entries);
     ledger.verify(&sb).ok();
+    // What the server wrote — the credential's admin entry and a sample of
+    // the simulated company's accesses — is valid OCSF per the official
+    // schema (tests/outside/ocsf_validate.py, run by the events tests too).
+    let mut sample = Vec::new();
+    for index in (0..ledger.size()).step_by(97).chain([0, 1]) {
+        let run = sb
+            .custos(&[
+                "ledger",
+                "entry",
+                "--data",
+                ledger.d(),
+                "--index",
+                &index.to_string(),
+            ])
+            .ok();
+        sample.extend_from_slice(run.out().trim_end().as_bytes());
+        sample.push(b'\n');
+        if sample.len() > 400_000 {
+            break;
+        }
+    }
+    let file = sb.write("sample.ndjson", &sample);
+    ocsf_valid(&file);
+}
+
+/// Runs the official-schema validator (installing its pinned Python
+/// dependencies if missing, as `.ci/run` does) and asserts every line is valid.
+fn ocsf_valid(file: &std::path::Path) {
+    let outside = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/outside");
+    let probe = std::process::Command::new("python3")
+        .args(["-c", "import ocsf_json_schema, jsonschema"])
+        .status()
+        .unwrap();
+    if !probe.success() {
+        let ok = std::process::Command::new("python3")
+            .args(["-m", "pip", "install", "--quiet", "-r"])
+            .arg(outside.join("requirements.txt"))
+            .status()
+            .unwrap();
+        assert!(ok.success(), "pip install of the OCSF validator failed");
+    }
+    let out = std::process::Command::new("python3")
+        .arg(outside.join("ocsf_validate.py"))
+        .args(["--ocsf-version", "1.3.0"])
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ledger entries are not valid OCSF 1.3.0:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
