@@ -1,0 +1,74 @@
+//! The schema, as an append-only list of migrations. Migration `i` (0-based)
+//! brings `PRAGMA user_version` from `i` to `i + 1`. Never edit a released
+//! step: add one.
+//!
+//! Integers are SQLite's signed 64-bit; the stores refuse (with an error,
+//! never by wrapping) a `u64` above `i64::MAX`, which no second or
+//! millisecond timestamp reaches.
+
+/// `PRAGMA application_id` of a Custos metadata database: `"CUST"` in
+/// ASCII. Marks the file as ours (<https://www.sqlite.org/pragma.html#pragma_application_id>).
+pub const APPLICATION_ID: i64 = 0x4355_5354;
+
+/// The schema version this build writes and reads (`PRAGMA user_version`).
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// The migrations, oldest first; `MIGRATIONS.len() == SCHEMA_VERSION`.
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // 1: token issuance and revocation feeds, SCIM resources.
+    "
+    -- Issuance records (token::IssuanceStore). seq is the feed position:
+    -- AUTOINCREMENT so that a seq is never reused, even after prune
+    -- deleted the newest rows (https://www.sqlite.org/autoinc.html).
+    CREATE TABLE issuance (
+        seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+        jti       TEXT    NOT NULL UNIQUE,
+        kid       TEXT    NOT NULL,
+        sub       TEXT    NOT NULL,
+        iat       INTEGER NOT NULL CHECK (iat >= 0),
+        exp       INTEGER NOT NULL CHECK (exp >= 0),
+        aud       TEXT    NOT NULL CHECK (json_valid(aud) AND json_type(aud) = 'array'),
+        client_id TEXT
+    ) STRICT;
+    CREATE INDEX issuance_exp ON issuance (exp);
+
+    -- Revocations (token::RevocationStore): an append-only feed.
+    CREATE TABLE revocation (
+        seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+        at_ms        INTEGER NOT NULL CHECK (at_ms >= 0),
+        kind         TEXT    NOT NULL CHECK (kind IN ('token', 'subject')),
+        jti          TEXT,
+        sub          TEXT    NOT NULL,
+        exp          INTEGER CHECK (exp >= 0),
+        issued_until INTEGER CHECK (issued_until >= 0),
+        reason       TEXT    NOT NULL
+                     CHECK (reason IN ('requested', 'offboarded', 'suspended')),
+        CHECK ((kind = 'token' AND jti IS NOT NULL AND exp IS NOT NULL
+                    AND issued_until IS NULL)
+            OR (kind = 'subject' AND jti IS NULL AND exp IS NULL
+                    AND issued_until IS NOT NULL))
+    ) STRICT;
+    -- token(jti): the first revocation of the token.
+    CREATE INDEX revocation_token ON revocation (jti, seq) WHERE kind = 'token';
+    -- subject(sub): the widest subject-wide revocation, the first on ties.
+    CREATE INDEX revocation_subject ON revocation (sub, issued_until DESC, seq)
+        WHERE kind = 'subject';
+
+    -- SCIM resources (scim::ScimStore). seq is creation order (unsorted
+    -- lists and sort ties); a replace keeps it.
+    CREATE TABLE scim_resource (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind       TEXT    NOT NULL CHECK (kind IN ('User', 'Group')),
+        id         TEXT    NOT NULL,
+        version    INTEGER NOT NULL CHECK (version >= 1),
+        -- userName / displayName after Unicode lower-casing
+        -- (scim::unique_key); NULL when absent.
+        unique_key TEXT,
+        -- The canonical body, with id and meta.version, as JSON text.
+        body       TEXT    NOT NULL CHECK (json_valid(body)),
+        UNIQUE (kind, id)
+    ) STRICT;
+    CREATE UNIQUE INDEX scim_resource_unique ON scim_resource (kind, unique_key)
+        WHERE unique_key IS NOT NULL;
+    ",
+];
