@@ -41,6 +41,8 @@ pub(crate) struct Inner {
     pub(crate) clock: Clock,
     pub(crate) log_dir: PathBuf,
     page_size: u64,
+    /// The SCIM 2.0 service under `/scim/v2`.
+    pub(crate) scim: crate::scim_routes::ScimState,
 }
 
 impl AppState {
@@ -50,6 +52,7 @@ impl AppState {
         key: events::SubjectKey,
         auth: Authenticator,
         clock: Clock,
+        scim: crate::scim_routes::ScimState,
     ) -> AppState {
         let limits = config.limits();
         let log_dir = config.data.join("log");
@@ -67,6 +70,7 @@ impl AppState {
             clock,
             log_dir,
             page_size: crate::metrics::page_size(),
+            scim,
         }))
     }
 
@@ -154,6 +158,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .nest("/scim/v2", crate::scim_routes::router())
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(middleware::from_fn_with_state(state.clone(), observe))
@@ -169,6 +174,7 @@ fn route_of(path: &str) -> &'static str {
         "/readyz" => "/readyz",
         "/metrics" => "/metrics",
         p if p.starts_with("/log/") => "/log/{path}",
+        p if p.starts_with("/scim/v2/") => crate::scim_routes::route_of(p),
         _ => "other",
     }
 }

@@ -156,13 +156,21 @@ impl ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut body = json!({ "error": self.code, "message": self.message });
-        if let (Some(Value::Object(detail)), Some(obj)) = (self.detail, body.as_object_mut()) {
-            obj.extend(detail);
-        }
+impl ApiError {
+    /// The same error as an RFC 7644 §3.12 SCIM error body (`schemas`,
+    /// `status` as a string, `detail`), served as `application/scim+json`
+    /// with the same headers (`WWW-Authenticate`, `Retry-After`).
+    pub(crate) fn into_scim_response(self) -> Response {
+        let body = scim::ScimError::status(self.status.as_u16(), self.message.clone()).to_json();
         let mut resp = (self.status, Json(body)).into_response();
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(scim::CONTENT_TYPE),
+        );
+        self.add_headers(resp)
+    }
+
+    fn add_headers(&self, mut resp: Response) -> Response {
         let h = resp.headers_mut();
         if let Some(secs) = self.retry_after {
             h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
@@ -175,5 +183,18 @@ impl IntoResponse for ApiError {
         }
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         resp
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({ "error": self.code, "message": self.message });
+        if let (Some(Value::Object(detail)), Some(obj)) =
+            (self.detail.clone(), body.as_object_mut())
+        {
+            obj.extend(detail);
+        }
+        let resp = (self.status, Json(body)).into_response();
+        self.add_headers(resp)
     }
 }

@@ -7,6 +7,7 @@
 //! | `GET /log/checkpoint`, `GET /log/tile/…` | public | the C2SP tlog-tiles resources, read-only |
 //! | `GET /healthz`, `GET /readyz` | public | liveness; readiness (ledger open, not shutting down) |
 //! | `GET /metrics` | role `admin`, `auditor` or `analyst` | Prometheus text format 0.0.4 |
+//! | `/scim/v2/…` | role `scim` | SCIM 2.0 (RFC 7644) Users, Groups and discovery; every change recorded in the ledger |
 //!
 //! The full HTTP contract is in `docs/server.md`.
 //!
@@ -51,6 +52,7 @@ mod logfiles;
 mod logging;
 mod metrics;
 mod run;
+mod scim_routes;
 
 // The public interface is:
 pub use app::Clock;

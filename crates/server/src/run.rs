@@ -44,6 +44,10 @@ pub enum ServerError {
     /// The credentials file is unreadable or corrupt.
     #[error("credentials: {0}")]
     Credentials(#[from] CredentialError),
+    /// The metadata database (`DATA/meta/custos.db`, the SCIM directory)
+    /// could not be opened.
+    #[error("metadata database: {0}")]
+    Store(#[from] store::OpenError),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -81,8 +85,10 @@ impl std::fmt::Debug for Server {
 
 impl Server {
     /// Opens the ledger in `config.data` for writing (taking its writer
-    /// lock), the subject key (created if missing) and the credentials, and
-    /// appends any admin actions still pending to the ledger.
+    /// lock), the subject key (created if missing), the credentials and the
+    /// metadata database (`DATA/meta/custos.db`, created if missing: the
+    /// SCIM directory), and appends any admin actions still pending to the
+    /// ledger.
     pub fn open(config: Config) -> Result<Server, ServerError> {
         Server::open_with_clock(config, Arc::new(SystemTime::now))
     }
@@ -97,7 +103,9 @@ impl Server {
         let ledger = ledger::Ledger::open(&data, ledger::LedgerOptions::default())?;
         let key = events::SubjectKey::load_or_create(&events::subject_key_path(&data))?;
         let auth = Authenticator::new(CredentialStore::new(&data))?;
-        let state = AppState::new(config, ledger, key, auth, clock);
+        let db = store::Database::open_data_dir(&data)?;
+        let scim = crate::scim_routes::ScimState::new(store::SqliteScimStore::new(&db)?);
+        let state = AppState::new(config, ledger, key, auth, clock, scim);
         if let Some(l) = state.ledger() {
             reconcile(&state, &l)?;
         }
@@ -105,7 +113,11 @@ impl Server {
     }
 
     /// The application as an axum `Router` (for driving it in-process).
+    /// SCIM URLs (`Location`, `meta.location`) use the configured listen
+    /// address unless [`Server::serve`] already fixed the bound one.
     pub fn router(&self) -> axum::Router {
+        let listen = self.state.inner().config.listen;
+        self.state.inner().scim.init(&format!("http://{listen}"));
         app::router(self.state.clone())
     }
 
@@ -131,6 +143,7 @@ impl Server {
         let (stop_tx, stop_rx) = watch::channel(false);
         let watcher = tokio::spawn(watch_credentials(state.clone(), stop_rx.clone()));
         let mut drain = stop_rx;
+        state.inner().scim.init(&format!("http://{addr}"));
         let app = app::router(state.clone());
         let mut http = tokio::spawn(async move {
             axum::serve(listener, app)
