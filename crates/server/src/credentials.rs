@@ -333,6 +333,31 @@ enum Record {
     },
 }
 
+/// serde cannot say which member of an internally tagged record was bad
+/// (it buffers the object first), so name it here: the first member of the
+/// record's kind that is of the wrong JSON type, or the message as it was.
+fn with_field(line: &[u8], message: &str) -> String {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(line)
+    else {
+        return message.to_owned();
+    };
+    const STRINGS: [&str; 6] = ["action", "actor", "host", "id", "name", "digest"];
+    const INTEGERS: [&str; 3] = ["time_ms", "from_size", "index"];
+    for (key, value) in &map {
+        let ok = match key.as_str() {
+            "op" => value.is_string(),
+            "role" => serde_json::from_value::<Role>(value.clone()).is_ok(),
+            k if STRINGS.contains(&k) => value.is_string(),
+            k if INTEGERS.contains(&k) => value.is_i64() || value.is_u64(),
+            _ => true,
+        };
+        if !ok {
+            return format!("`{key}`: {message}");
+        }
+    }
+    message.to_owned()
+}
+
 /// One credential, as the server checks it.
 #[derive(Clone, Debug)]
 pub(crate) struct Credential {
@@ -618,7 +643,8 @@ impl CredentialStore {
             if line.is_empty() {
                 continue;
             }
-            let rec: Record = serde_json::from_slice(line).map_err(|e| corrupt(e.to_string()))?;
+            let rec: Record = serde_json::from_slice(line)
+                .map_err(|e| corrupt(with_field(line, &e.to_string())))?;
             set.apply(rec).map_err(corrupt)?;
         }
         Ok(set)
@@ -1062,6 +1088,27 @@ mod tests {
             })
             .filter(|(_, v)| v["metadata"]["log_name"] == ADMIN_LOG_NAME)
             .collect()
+    }
+
+    #[test]
+    fn corrupt_records_name_the_field() {
+        let d = tempfile::tempdir().unwrap();
+        let store = CredentialStore::new(d.path());
+        for (line, field) in [
+            (
+                r#"{"op":"issue","action":"a","time_ms":"now","actor":"u","id":"0123456789abcdef","role":"ingest","digest":"00"}"#,
+                "time_ms",
+            ),
+            (
+                r#"{"op":"issue","action":"a","time_ms":1,"actor":"u","id":"0123456789abcdef","role":"root","digest":"00"}"#,
+                "role",
+            ),
+        ] {
+            let text = format!("{line}\n");
+            let err = store.parse(text.as_bytes()).unwrap_err().to_string();
+            assert!(err.contains("line 1"), "{err}");
+            assert!(err.contains(field), "{field} not named: {err}");
+        }
     }
 
     #[test]
