@@ -36,7 +36,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     result
 }
 
-const STEPS: u32 = 6;
+const STEPS: u32 = 7;
 
 thread_local! {
     static STEP_START: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
@@ -275,6 +275,12 @@ fn demo(dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
 
     step(
         6,
+        "The same attack against Custos' token authority (crate `token`; served over HTTP next)",
+    );
+    crate::demo_tokens::show(dir, &world, 10_000)?;
+
+    step(
+        7,
         "Tampering with copies of the log; verification must catch each",
     );
     let midway = midway

@@ -7,6 +7,7 @@ mod bench_events;
 mod bench_ingest;
 mod cli;
 mod demo;
+mod demo_tokens;
 mod ingest_cmd;
 mod ledger_cmd;
 mod local_server;
