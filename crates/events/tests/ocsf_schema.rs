@@ -14,7 +14,6 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use events::{Activity, ActorKind, Limits, OCSF_VERSION, SubjectKey, ledger_entries, parse_event};
@@ -27,49 +26,21 @@ fn outside() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/outside")
 }
 
-/// Installs the validator's pinned dependencies once, if they are missing.
-fn python_ready() {
-    static READY: OnceLock<Result<(), String>> = OnceLock::new();
-    let ready = READY.get_or_init(|| {
-        let probe = Command::new("python3")
-            .args(["-c", "import ocsf_json_schema, jsonschema"])
-            .output()
-            .map_err(|e| format!("python3 is needed for the OCSF schema check: {e}"))?;
-        if probe.status.success() {
-            return Ok(());
-        }
-        let req = outside().join("requirements.txt");
-        let install = Command::new("python3")
-            .args(["-m", "pip", "install", "--quiet", "-r"])
-            .arg(&req)
-            .output()
-            .map_err(|e| e.to_string())?;
-        if install.status.success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "pip install -r {} failed:\n{}",
-                req.display(),
-                String::from_utf8_lossy(&install.stderr)
-            ))
-        }
-    });
-    if let Err(e) = ready {
-        panic!("{e}");
-    }
+/// The validator, through `tests/outside/ocsf-validate`, which installs its
+/// pinned Python dependencies first if they are missing.
+fn validator() -> Command {
+    Command::new(outside().join("ocsf-validate"))
 }
 
 /// Runs the validator over these lines.
 fn validate(lines: &[Vec<u8>]) -> Output {
-    python_ready();
     let mut f = tempfile::NamedTempFile::new().unwrap();
     for l in lines {
         f.write_all(l).unwrap();
         f.write_all(b"\n").unwrap();
     }
     f.flush().unwrap();
-    Command::new("python3")
-        .arg(outside().join("ocsf_validate.py"))
+    validator()
         .args(["--ocsf-version", OCSF_VERSION])
         .arg(f.path())
         .output()
@@ -260,7 +231,6 @@ fn the_documented_ocsf_input_is_valid_ocsf() {
 /// does not map it): the parser's lists match the official schema.
 #[test]
 fn ocsf_input_accepts_every_attribute_the_schema_defines() {
-    python_ready();
     let objects = [
         ("api_activity", ""),
         ("actor", "/actor"),
@@ -273,8 +243,7 @@ fn ocsf_input_accepts_every_attribute_the_schema_defines() {
         ("metadata", "/metadata"),
         ("resource_details", "/resources/0"),
     ];
-    let o = Command::new("python3")
-        .arg(outside().join("ocsf_validate.py"))
+    let o = validator()
         .args(["--ocsf-version", OCSF_VERSION, "--attributes"])
         .args(objects.iter().map(|(o, _)| *o))
         .output()

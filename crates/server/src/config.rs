@@ -165,6 +165,15 @@ impl fmt::Display for LogFormat {
     }
 }
 
+/// Splits `"32 MiB"` into the leading decimal integer and the trimmed unit
+/// after it (`(32, "MiB")`); `None` if there is no integer or it overflows.
+fn number_and_unit(s: &str) -> Option<(u64, &str)> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    Some((num.parse().ok()?, unit.trim()))
+}
+
 /// A size in bytes: an integer, or a number with a unit `B`, `KiB`, `MiB`,
 /// `GiB` (binary) or `KB`, `MB`, `GB` (decimal), e.g. `32MiB`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -173,13 +182,9 @@ pub struct ByteSize(pub u64);
 impl FromStr for ByteSize {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let t = s.trim();
-        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-        let (num, unit) = t.split_at(split);
-        let n: u64 = num
-            .parse()
-            .map_err(|_| format!("{s:?}: expected a byte count such as 1048576 or 32MiB"))?;
-        let mult: u64 = match unit.trim() {
+        let (n, unit) = number_and_unit(s)
+            .ok_or_else(|| format!("{s:?}: expected a byte count such as 1048576 or 32MiB"))?;
+        let mult: u64 = match unit {
             "" | "B" => 1,
             "KiB" => 1 << 10,
             "MiB" => 1 << 20,
@@ -207,13 +212,9 @@ pub struct DurationSetting(pub Duration);
 impl FromStr for DurationSetting {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let t = s.trim();
-        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-        let (num, unit) = t.split_at(split);
-        let n: u64 = num
-            .parse()
-            .map_err(|_| format!("{s:?}: expected a duration such as 30s, 5m, 7d or 300ms"))?;
-        let d = match unit.trim() {
+        let (n, unit) = number_and_unit(s)
+            .ok_or_else(|| format!("{s:?}: expected a duration such as 30s, 5m, 7d or 300ms"))?;
+        let d = match unit {
             "ms" => Some(Duration::from_millis(n)),
             "" | "s" => Some(Duration::from_secs(n)),
             "m" => n.checked_mul(60).map(Duration::from_secs),
