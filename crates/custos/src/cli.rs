@@ -35,6 +35,23 @@ pub enum Command {
     Ingest(crate::ingest_cmd::IngestArgs),
     /// Generate a synthetic company's access events (OCSF input NDJSON), deterministic from the seed.
     Sim(crate::sim_cmd::SimArgs),
+    /// Tokens from the server's token authority: issue, introspect (RFC 7662), revoke (RFC 7009).
+    #[command(subcommand)]
+    Token(crate::api_cmd::TokenCmd),
+    /// The token authority's signing keys: list, rotate, record custodians.
+    #[command(subcommand)]
+    Keys(crate::api_cmd::KeysCmd),
+    /// Principals: show status, custody and grants; offboard.
+    #[command(subcommand)]
+    Principal(crate::api_cmd::PrincipalCmd),
+    /// Least-privilege, time-bound grants (Cedar): request, approve, revoke, list.
+    #[command(subcommand)]
+    Grant(crate::api_cmd::GrantCmd),
+    /// Ask for an authorization decision (POST /v1/authorize); exit 3 on deny.
+    Authorize(crate::api_cmd::AuthorizeArgs),
+    /// Customers known to the token authority (token subjects that are not SCIM Users).
+    #[command(subcommand)]
+    Subjects(crate::api_cmd::SubjectsCmd),
 }
 
 #[derive(Debug, Subcommand)]
@@ -185,4 +202,16 @@ pub enum BenchCmd {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    /// clap's own consistency checks over every subcommand (unique
+    /// argument names, valid defaults): a mistake here panics at run time.
+    #[test]
+    fn cli_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod admin_cmd;
+mod api_cmd;
 mod bench;
 mod bench_events;
 mod bench_ingest;
@@ -30,6 +31,12 @@ fn main() -> ExitCode {
         cli::Command::Admin(cmd) => admin_cmd::run(cmd),
         cli::Command::Ingest(a) => ingest_cmd::run(a),
         cli::Command::Sim(a) => sim_cmd::run(a),
+        cli::Command::Token(cmd) => api_cmd::run_token(cmd),
+        cli::Command::Keys(cmd) => api_cmd::run_keys(cmd),
+        cli::Command::Principal(cmd) => api_cmd::run_principal(cmd),
+        cli::Command::Grant(cmd) => api_cmd::run_grant(cmd),
+        cli::Command::Authorize(a) => api_cmd::run_authorize(a),
+        cli::Command::Subjects(cmd) => api_cmd::run_subjects(cmd),
     };
     match result {
         Ok(code) => code,

@@ -43,6 +43,10 @@ pub(crate) struct Inner {
     page_size: u64,
     /// The SCIM 2.0 service under `/scim/v2`.
     pub(crate) scim: crate::scim_routes::ScimState,
+    /// The token authority and the directory.
+    pub(crate) tokens: crate::tokens::TokenState,
+    /// Grants and authorization.
+    pub(crate) grants: crate::grants::GrantState,
 }
 
 impl AppState {
@@ -53,6 +57,8 @@ impl AppState {
         auth: Authenticator,
         clock: Clock,
         scim: crate::scim_routes::ScimState,
+        tokens: crate::tokens::TokenState,
+        grants: crate::grants::GrantState,
     ) -> AppState {
         let limits = config.limits();
         let log_dir = config.data.join("log");
@@ -71,6 +77,8 @@ impl AppState {
             log_dir,
             page_size: crate::metrics::page_size(),
             scim,
+            tokens,
+            grants,
         }))
     }
 
@@ -159,6 +167,29 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .nest("/scim/v2", crate::scim_routes::router())
+        .route("/.well-known/jwks.json", get(crate::tokens::jwks))
+        .route("/v1/tokens", post(crate::tokens::issue))
+        .route("/oauth2/introspect", post(crate::tokens::introspect))
+        .route("/oauth2/revoke", post(crate::tokens::revoke))
+        .route("/v1/token/revocations", get(crate::tokens::revocation_feed))
+        .route("/v1/token/issuances", get(crate::tokens::issuance_feed))
+        .route("/v1/keys", get(crate::tokens::keys))
+        .route("/v1/keys/rotate", post(crate::tokens::rotate))
+        .route(
+            "/v1/keys/{kid}/custodians",
+            post(crate::tokens::add_custodian),
+        )
+        .route("/v1/principals/{id}", get(crate::tokens::principal))
+        .route(
+            "/v1/principals/{id}/offboard",
+            post(crate::tokens::offboard),
+        )
+        .route(
+            "/v1/subjects",
+            post(crate::tokens::put_subjects)
+                .layer(axum::extract::DefaultBodyLimit::max(128 << 20)),
+        )
+        .merge(crate::grants::router())
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(middleware::from_fn_with_state(state.clone(), observe))
@@ -173,6 +204,23 @@ fn route_of(path: &str) -> &'static str {
         "/healthz" => "/healthz",
         "/readyz" => "/readyz",
         "/metrics" => "/metrics",
+        "/.well-known/jwks.json" => "/.well-known/jwks.json",
+        "/v1/tokens" => "/v1/tokens",
+        "/oauth2/introspect" => "/oauth2/introspect",
+        "/oauth2/revoke" => "/oauth2/revoke",
+        "/v1/token/revocations" => "/v1/token/revocations",
+        "/v1/token/issuances" => "/v1/token/issuances",
+        "/v1/keys" => "/v1/keys",
+        "/v1/keys/rotate" => "/v1/keys/rotate",
+        "/v1/subjects" => "/v1/subjects",
+        "/v1/authorize" => "/v1/authorize",
+        "/v1/grants" => "/v1/grants",
+        p if p.starts_with("/v1/keys/") => "/v1/keys/{kid}/custodians",
+        p if p.starts_with("/v1/principals/") && p.ends_with("/offboard") => {
+            "/v1/principals/{id}/offboard"
+        }
+        p if p.starts_with("/v1/principals/") => "/v1/principals/{id}",
+        p if p.starts_with("/v1/grants/") => crate::grants::route_of(p),
         p if p.starts_with("/log/") => "/log/{path}",
         p if p.starts_with("/scim/v2/") => crate::scim_routes::route_of(p),
         _ => "other",

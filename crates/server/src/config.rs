@@ -55,6 +55,15 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Log filter, `tracing` `EnvFilter` syntax (default `info`).
     pub log_level: String,
+    /// `iss` of the tokens the token authority issues; default
+    /// `urn:custos:<ledger origin>`.
+    pub token_issuer: Option<String>,
+    /// Default token lifetime (default 10 min; at most 15 min).
+    pub token_lifetime: Duration,
+    /// Scheduled rotation period of the signing key (default 1 day, at
+    /// least 1 min); the previous key verifies for the longest lifetime
+    /// plus leeway afterwards.
+    pub key_rotation: Duration,
 }
 
 impl Config {
@@ -77,6 +86,9 @@ impl Config {
             workers: None,
             log_format: LogFormat::Json,
             log_level: "info".to_owned(),
+            token_issuer: None,
+            token_lifetime: Duration::from_secs(10 * 60),
+            key_rotation: Duration::from_secs(24 * 60 * 60),
         }
     }
 
@@ -131,7 +143,30 @@ impl Config {
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log_level) {
             return bad("log_level", format!("{:?}: {e}", self.log_level));
         }
+        if let Err(e) = self.authority_config("urn:custos:check") {
+            let field = if e.0.contains("rotation") {
+                "key_rotation"
+            } else if e.0.contains("issuer") {
+                "token_issuer"
+            } else {
+                "token_lifetime"
+            };
+            return bad(field, e.0.to_owned());
+        }
         Ok(())
+    }
+
+    /// The token authority's settings; `default_issuer` when
+    /// `token_issuer` is unset.
+    pub fn authority_config(
+        &self,
+        default_issuer: &str,
+    ) -> Result<token::AuthorityConfig, token::ConfigError> {
+        let mut c =
+            token::AuthorityConfig::new(self.token_issuer.as_deref().unwrap_or(default_issuer));
+        c.default_lifetime_secs = self.token_lifetime.as_secs();
+        c.rotation_secs = self.key_rotation.as_secs();
+        c.validate()
     }
 }
 
@@ -413,6 +448,12 @@ settings! {
     log_format: LogFormat = "CUSTOS_LOG_FORMAT",
     /// Log filter (`CUSTOS_LOG_LEVEL`).
     log_level: String = "CUSTOS_LOG_LEVEL",
+    /// Token issuer (`CUSTOS_TOKEN_ISSUER`).
+    token_issuer: String = "CUSTOS_TOKEN_ISSUER",
+    /// Default token lifetime (`CUSTOS_TOKEN_LIFETIME`).
+    token_lifetime: DurationSetting = "CUSTOS_TOKEN_LIFETIME",
+    /// Signing-key rotation period (`CUSTOS_KEY_ROTATION`).
+    key_rotation: DurationSetting = "CUSTOS_KEY_ROTATION",
 }
 
 impl Settings {
@@ -494,6 +535,15 @@ impl Settings {
         }
         if let Some(v) = self.log_level {
             c.log_level = v;
+        }
+        if let Some(v) = self.token_issuer {
+            c.token_issuer = Some(v);
+        }
+        if let Some(v) = self.token_lifetime {
+            c.token_lifetime = v.0;
+        }
+        if let Some(v) = self.key_rotation {
+            c.key_rotation = v.0;
         }
         c.validate()?;
         Ok(c)

@@ -75,16 +75,21 @@ pub enum Role {
     Ingest,
     /// Provisions principals from the identity provider (SCIM 2.0).
     Scim,
+    /// A gateway or the customer authentication service: has tokens
+    /// issued, introspects (RFC 7662) and revokes (RFC 7009) them, reads the
+    /// token feeds and asks for authorization decisions.
+    Gateway,
 }
 
 impl Role {
     /// Every role.
-    pub const ALL: [Role; 5] = [
+    pub const ALL: [Role; 6] = [
         Role::Admin,
         Role::Analyst,
         Role::Auditor,
         Role::Ingest,
         Role::Scim,
+        Role::Gateway,
     ];
 
     /// The role's name, as in tokens and the credentials file.
@@ -96,6 +101,7 @@ impl Role {
             Role::Auditor => "auditor",
             Role::Ingest => "ingest",
             Role::Scim => "scim",
+            Role::Gateway => "gateway",
         }
     }
 }
@@ -113,7 +119,9 @@ impl FromStr for Role {
             .into_iter()
             .find(|r| r.as_str() == s)
             .ok_or_else(|| {
-                format!("unknown role {s:?}; expected admin, analyst, auditor, ingest or scim")
+                format!(
+                    "unknown role {s:?}; expected admin, analyst, auditor, ingest, scim or gateway"
+                )
             })
     }
 }

@@ -110,6 +110,23 @@ impl ApiError {
         )
     }
 
+    /// 422: well formed, but cannot be done (`code` says why).
+    pub(crate) fn unprocessable(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+
+    /// 409: conflicts with the current state.
+    pub(crate) fn conflict(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::CONFLICT, code, message)
+    }
+
+    /// 400 with a list of `{path, reason}` errors.
+    pub(crate) fn invalid_fields(message: impl Into<String>, errors: Value) -> ApiError {
+        let mut e = ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message);
+        e.detail = Some(json!({ "errors": errors }));
+        e
+    }
+
     /// 429 + `Retry-After`.
     pub(crate) fn throttled() -> ApiError {
         let mut e = ApiError::new(

@@ -7,7 +7,13 @@
 //! | `GET /log/checkpoint`, `GET /log/tile/…` | public | the C2SP tlog-tiles resources, read-only |
 //! | `GET /healthz`, `GET /readyz` | public | liveness; readiness (ledger open, not shutting down) |
 //! | `GET /metrics` | role `admin`, `auditor` or `analyst` | Prometheus text format 0.0.4 |
-//! | `/scim/v2/…` | role `scim` | SCIM 2.0 (RFC 7644) Users, Groups and discovery; every change recorded in the ledger |
+//! | `/scim/v2/…` | role `scim` | SCIM 2.0 (RFC 7644) Users, Groups and discovery; every change recorded in the ledger; deactivation and deletion offboard |
+//! | `GET /.well-known/jwks.json` | public | the token authority's JWK Set |
+//! | `POST /v1/tokens`, `POST /oauth2/introspect`, `POST /oauth2/revoke`, `GET /v1/token/{revocations,issuances}` | role `gateway` | issue, RFC 7662 introspection (refusals recorded in the ledger), RFC 7009 revocation, feeds for embedded verifiers |
+//! | `GET /v1/keys`, `POST /v1/keys/rotate`, `POST /v1/keys/{kid}/custodians` | read roles / `admin` | signing keys: metadata, rotation, custody |
+//! | `GET /v1/principals/{id}`, `POST /v1/principals/{id}/offboard` | read roles / `admin` | a principal's status, custody, grants; offboarding |
+//! | `POST /v1/subjects` | role `scim` | customers' statuses (token subjects) |
+//! | `/v1/grants…`, `POST /v1/authorize` | `admin` / `gateway` | least-privilege, time-bound grants (Cedar); decisions recorded in the ledger |
 //!
 //! The full HTTP contract is in `docs/server.md`.
 //!
@@ -42,7 +48,9 @@ mod app;
 mod auth;
 pub mod config;
 mod credentials;
+mod directory;
 mod error;
+mod grants;
 // What the fuzz targets and their corpus replay call; not part of the
 // public interface below.
 #[doc(hidden)]
@@ -51,8 +59,10 @@ mod ingest;
 mod logfiles;
 mod logging;
 mod metrics;
+mod record;
 mod run;
 mod scim_routes;
+mod tokens;
 
 // The public interface is:
 pub use app::Clock;

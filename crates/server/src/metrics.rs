@@ -81,6 +81,10 @@ pub(crate) struct Metrics {
     admin_actions: AtomicU64,
     latency: Histogram,
     http: Mutex<BTreeMap<(&'static str, u16), u64>>,
+    /// Introspection outcomes: `active` or the refusal code.
+    introspections: Mutex<BTreeMap<&'static str, u64>>,
+    refusals_unrecorded: AtomicU64,
+    control_entries: AtomicU64,
 }
 
 /// Point-in-time values read when `/metrics` is scraped.
@@ -109,6 +113,25 @@ impl Metrics {
 
     pub(crate) fn admin_logged(&self, n: u64) {
         self.admin_actions.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// One introspection answered with `outcome` (`active` or a refusal code).
+    pub(crate) fn introspection(&self, outcome: &'static str) {
+        let mut m = self
+            .introspections
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *m.entry(outcome).or_insert(0) += 1;
+    }
+
+    /// A token refusal whose ledger entry could not be written.
+    pub(crate) fn refusal_unrecorded(&self) {
+        self.refusals_unrecorded.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Control-plane entries (token, principal, grant) appended.
+    pub(crate) fn control_logged(&self, n: u64) {
+        self.control_entries.fetch_add(n, Ordering::Relaxed);
     }
 
     pub(crate) fn http(&self, route: &'static str, status: u16) {
@@ -172,6 +195,18 @@ impl Metrics {
             load(&self.admin_actions),
         );
         single(
+            "custos_control_entries_logged_total",
+            "counter",
+            "Token-authority, principal and grant lifecycle entries and token refusals appended to the ledger.",
+            load(&self.control_entries),
+        );
+        single(
+            "custos_token_refusals_unrecorded_total",
+            "counter",
+            "Token refusals whose ledger entry could not be written (the token was refused all the same).",
+            load(&self.refusals_unrecorded),
+        );
+        single(
             "custos_ready",
             "gauge",
             "1 if the server accepts events (ledger open, not shutting down), else 0.",
@@ -225,6 +260,23 @@ impl Metrics {
             "custos_append_latency_seconds_count {}",
             load(&self.latency.count)
         );
+
+        let _ = write!(
+            out,
+            "# HELP custos_token_introspections_total RFC 7662 introspections by outcome (active, or the refusal reason).\n\
+             # TYPE custos_token_introspections_total counter\n"
+        );
+        let intro = self
+            .introspections
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        for (outcome, v) in intro {
+            let _ = writeln!(
+                out,
+                "custos_token_introspections_total{{outcome=\"{outcome}\"}} {v}"
+            );
+        }
 
         let _ = write!(
             out,

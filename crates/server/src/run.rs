@@ -48,6 +48,13 @@ pub enum ServerError {
     /// could not be opened.
     #[error("metadata database: {0}")]
     Store(#[from] store::OpenError),
+    /// The token authority (its keys or stores) or the directory could not
+    /// be opened.
+    #[error("token authority: {0}")]
+    Token(String),
+    /// The grants could not be loaded.
+    #[error("grants: {0}")]
+    Grants(String),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -105,9 +112,26 @@ impl Server {
         let auth = Authenticator::new(CredentialStore::new(&data))?;
         let db = store::Database::open_data_dir(&data)?;
         let scim = crate::scim_routes::ScimState::new(store::SqliteScimStore::new(&db)?);
-        let state = AppState::new(config, ledger, key, auth, clock, scim);
+        let (tokens, startup_changes) = open_tokens(&config, &ledger, &db, clock.clone())?;
+        let grants = crate::grants::GrantState::open(&db)?;
+        let state = AppState::new(config, ledger, key, auth, clock, scim, tokens, grants);
         if let Some(l) = state.ledger() {
             reconcile(&state, &l)?;
+            // A first signing key made at start is a lifecycle change like
+            // any other: on the record before the server answers anything.
+            let entries = crate::tokens::lifecycle_entries(
+                &state,
+                &startup_changes,
+                &crate::record::Actor::system(),
+                crate::record::now_ms(&state),
+            );
+            if !entries.is_empty() {
+                let mut batch = ledger::EntryBatch::new();
+                for e in &entries {
+                    batch.push(e)?;
+                }
+                l.submit_blocking(batch)?.wait()?;
+            }
         }
         Ok(Server { state })
     }
@@ -142,6 +166,7 @@ impl Server {
         );
         let (stop_tx, stop_rx) = watch::channel(false);
         let watcher = tokio::spawn(watch_credentials(state.clone(), stop_rx.clone()));
+        let ticker = tokio::spawn(token_ticks(state.clone(), stop_rx.clone()));
         let mut drain = stop_rx;
         state.inner().scim.init(&format!("http://{addr}"));
         let app = app::router(state.clone());
@@ -189,6 +214,7 @@ impl Server {
             );
         }
         let _ = watcher.await;
+        let _ = ticker.await;
         let Some(ledger) = state.take_ledger() else {
             return Ok(());
         };
@@ -290,6 +316,67 @@ async fn watch_credentials(state: AppState, mut stop: watch::Receiver<bool>) {
             );
         }
         last_error = err;
+    }
+}
+
+/// The token authority's clock: the server's injected clock.
+struct TokenClock(Clock);
+impl token::Clock for TokenClock {
+    fn now_millis(&self) -> u64 {
+        (self.0)()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+}
+
+/// Opens the token authority (keys under `DATA/keys/token/`, issuance and
+/// revocation records in the metadata database) and the directory; makes a
+/// first signing key if there is none. Returns the changes to record.
+fn open_tokens(
+    config: &Config,
+    ledger: &ledger::Ledger,
+    db: &store::Database,
+    clock: Clock,
+) -> Result<(crate::tokens::TokenState, Vec<token::Lifecycle>), ServerError> {
+    let origin = ledger.origin().to_owned();
+    let authority_config = config
+        .authority_config(&format!("urn:custos:{origin}"))
+        .map_err(|e| ServerError::Token(e.to_string()))?;
+    let keys = token::FileKeyStore::open(config.data.join("keys").join("token"))
+        .map_err(|e| ServerError::Token(e.to_string()))?;
+    let authority = token::Authority::open(
+        authority_config,
+        Arc::new(TokenClock(clock)),
+        Arc::new(keys),
+        Arc::new(store::SqliteIssuanceStore::new(db)?),
+        Arc::new(store::SqliteRevocationStore::new(db)?),
+    )
+    .map_err(|e| ServerError::Token(e.to_string()))?;
+    let changes = authority
+        .ensure_current_key(&[])
+        .map_err(|e| ServerError::Token(e.to_string()))?;
+    let directory = crate::directory::Directory::load(store::SqliteDirectoryStore::new(db)?)
+        .map_err(|e| ServerError::Token(e.to_string()))?;
+    Ok((
+        crate::tokens::TokenState {
+            authority: Arc::new(authority),
+            directory: Arc::new(directory),
+            lifecycle_lock: tokio::sync::Mutex::new(()),
+        },
+        changes,
+    ))
+}
+
+/// Every second: the token authority's scheduled rotation.
+async fn token_ticks(state: AppState, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        crate::tokens::tick(&state).await;
     }
 }
 

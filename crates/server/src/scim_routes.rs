@@ -421,6 +421,9 @@ async fn call(
                     index,
                     "SCIM change recorded in the ledger"
                 );
+                if let Err(resp) = follow_up(&state, cred, event).await {
+                    return resp;
+                }
             }
             Err(e) => {
                 tracing::error!(
@@ -440,6 +443,45 @@ async fn call(
         }
     }
     respond(resp)
+}
+
+/// What a recorded SCIM change sets off: the directory is reloaded (token
+/// subjects, grant groups); a User deactivated or deleted is offboarded (its
+/// tokens and grants revoked, the keys in its custody retired) before the
+/// SCIM response, so the identity provider's one call is the whole
+/// offboarding; a reactivated User loses an administrator's offboarding
+/// lock.
+async fn follow_up(
+    state: &AppState,
+    cred: &VerifiedCredential,
+    event: &LifecycleEvent,
+) -> Result<(), Response> {
+    let st = state.clone();
+    let reload =
+        tokio::task::spawn_blocking(move || st.inner().tokens.directory.reload_staff()).await;
+    if !matches!(reload, Ok(Ok(()))) {
+        tracing::error!("reloading the directory after a SCIM change failed");
+    }
+    if event.resource_type != ResourceKind::User {
+        return Ok(());
+    }
+    let Some(user_name) = event.name.as_deref() else {
+        return Ok(());
+    };
+    if event.offboards() {
+        let actor = crate::tokens::actor_of(state, cred);
+        crate::tokens::offboard_principal(state, user_name, &actor, "scim")
+            .await
+            .map_err(ApiError::into_scim_response)?;
+    } else if event.action == LifecycleAction::Reactivated {
+        let st = state.clone();
+        let name = user_name.to_owned();
+        let at = u64::try_from(crate::record::now_ms(state)).unwrap_or(0);
+        let _ =
+            tokio::task::spawn_blocking(move || st.inner().tokens.directory.clear_lock(&name, at))
+                .await;
+    }
+    Ok(())
 }
 
 /// Appends one entry and waits until it is durable; its index.

@@ -40,12 +40,14 @@
 #![warn(missing_docs)]
 
 mod db;
+mod directory_store;
 mod schema;
 mod scim_store;
 mod token_store;
 
 // The public interface is:
 pub use db::{BUSY_TIMEOUT, DB_RELATIVE_PATH, Database, OpenError, Settings};
+pub use directory_store::{DirectoryUser, SqliteDirectoryStore};
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
 pub use scim_store::SqliteScimStore;
 pub use token_store::{SqliteIssuanceStore, SqliteRevocationStore};

@@ -11,7 +11,7 @@
 pub const APPLICATION_ID: i64 = 0x4355_5354;
 
 /// The schema version this build writes and reads (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// The migrations, oldest first; `MIGRATIONS.len() == SCHEMA_VERSION`.
 pub(crate) const MIGRATIONS: &[&str] = &[
@@ -70,5 +70,15 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE UNIQUE INDEX scim_resource_unique ON scim_resource (kind, unique_key)
         WHERE unique_key IS NOT NULL;
+    ",
+    // 2: the customer directory (token subjects that are not SCIM Users).
+    "
+    -- Customers known to the customer identity system, with their status;
+    -- a token subject in neither this table nor scim_resource is unknown.
+    CREATE TABLE subject (
+        id         TEXT    PRIMARY KEY,
+        status     TEXT    NOT NULL CHECK (status IN ('active', 'suspended', 'offboarded')),
+        updated_ms INTEGER NOT NULL CHECK (updated_ms >= 0)
+    ) STRICT, WITHOUT ROWID;
     ",
 ];

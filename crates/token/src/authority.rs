@@ -135,7 +135,7 @@ pub enum IssueError {
     #[error("no current signing key")]
     NoCurrentKey,
     /// The subject may not hold tokens (suspended, offboarded, unknown).
-    #[error("the subject may not hold tokens: {0:?}")]
+    #[error("the subject may not hold tokens (its directory status: {})", subject_status_word(*.0))]
     Subject(SubjectStatus),
     /// A store failed; nothing was issued.
     #[error(transparent)]
@@ -994,5 +994,15 @@ mod tests {
                 .iter()
                 .all(|k| k.material.is_none() || k.state == KeyState::Current)
         );
+    }
+}
+
+/// The word for a [`SubjectStatus`] in messages.
+fn subject_status_word(s: SubjectStatus) -> &'static str {
+    match s {
+        SubjectStatus::Active => "active",
+        SubjectStatus::Suspended => "suspended",
+        SubjectStatus::Offboarded => "offboarded",
+        SubjectStatus::Unknown => "unknown: not a SCIM User nor a registered customer",
     }
 }

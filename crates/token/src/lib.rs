@@ -41,7 +41,7 @@ pub use authority::{
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use filestore::FileKeyStore;
 pub use jwks::{Jwk, Jwks, JwksError};
-pub use jwt::{ALG, Claims, MAX_TOKEN_LEN};
+pub use jwt::{ALG, Claimed, Claims, MAX_TOKEN_LEN, peek};
 pub use keys::{KeyInfo, KeyMaterial, KeyRecord, KeyState, RetireReason, thumbprint};
 pub use refusal::Refusal;
 pub use store::{

@@ -21,7 +21,7 @@ use crate::keys::KeyRecord;
 pub struct StoreError(pub String);
 
 /// The record made when a token is issued, before the token is returned.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct IssuanceRecord {
     /// Position in the issuance feed, assigned by the store (1, 2, …).
     pub seq: u64,
@@ -63,7 +63,7 @@ pub trait IssuanceStore: Send + Sync {
 }
 
 /// What a revocation covers.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RevocationTarget {
     /// One token (RFC 7009). `exp` lets feeds and stores forget it later.
@@ -87,7 +87,7 @@ pub enum RevocationTarget {
 }
 
 /// Why something was revoked.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RevocationReason {
     /// An RFC 7009 request, or an operator.
@@ -99,7 +99,7 @@ pub enum RevocationReason {
 }
 
 /// One revocation, as stored and as sent in the feed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Revocation {
     /// Position in the revocation feed, assigned by the store (1, 2, …).
     pub seq: u64,
