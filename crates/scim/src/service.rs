@@ -689,9 +689,7 @@ impl Unimplemented {
                  supported; search /Users/.search or /Groups/.search"
             }
             Unimplemented::Me => "/Me is not supported: SCIM callers here are not Users",
-            Unimplemented::Bulk => {
-                "bulk operations are not supported (see /ServiceProviderConfig)"
-            }
+            Unimplemented::Bulk => "bulk operations are not supported (see /ServiceProviderConfig)",
         }
     }
 }

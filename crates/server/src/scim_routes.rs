@@ -189,9 +189,7 @@ pub(crate) fn router() -> Router<AppState> {
     )
     .route(
         "/Bulk",
-        post(|s: State<AppState>, a: Auth| {
-            handle(s.0, a, Op::Unimplemented(Unimplemented::Bulk))
-        }),
+        post(|s: State<AppState>, a: Auth| handle(s.0, a, Op::Unimplemented(Unimplemented::Bulk))),
     )
     .fallback(|| async { scim_error(404, "no such SCIM endpoint") })
     .method_not_allowed_fallback(|| async {
