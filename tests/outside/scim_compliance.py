@@ -35,7 +35,7 @@ from pathlib import Path
 _DISPLAY = (
     "tool bug: Group members[].display is readOnly (our /Schemas says so), "
     "filled in by the server from the member's name (RFC 7643 §2.2 readOnly: "
-    "set by the service provider; §4.2 and the §8.4 example carry it). "
+    "set by the service provider; the §8.4 Group example carries it). "
     "scim2-tester leaves display out of the value it PATCHes, as it should, "
     "then compares the whole member object, display included, with plain "
     "equality (scim2_tester.utils.fields_equality)"

@@ -668,13 +668,14 @@ impl<S: ScimStore> ScimService<S> {
 #[non_exhaustive]
 pub enum Unimplemented {
     /// `POST /.search` at the server root: a query over every resource
-    /// type at once, optional (RFC 7644 §3.4.3, "MAY"). Okta and Entra ID
+    /// type at once, optional ("Queries MAY be performed against … a SCIM
+    /// server root", RFC 7644 §3.4.2.1; POST form §3.4.3). Okta and Entra ID
     /// search `/Users` and `/Groups` only.
     RootSearch,
-    /// `/Me`, the authenticated subject's own resource: a service provider
-    /// that does not support it "MAY respond with HTTP status code 501"
-    /// (RFC 7644 §3.11). Custos' SCIM callers are IdP credentials, never a
-    /// User.
+    /// `/Me`, the authenticated subject's own resource: RFC 7644 §3.11
+    /// names 501 (Not Implemented) as the answer of a service provider that
+    /// does not support it. Custos' SCIM callers are IdP credentials, never
+    /// a User.
     Me,
     /// `POST /Bulk` (RFC 7644 §3.7): `bulk.supported` is false in
     /// `/ServiceProviderConfig`.

@@ -274,7 +274,7 @@ fn not_found() {
 }
 
 /// scim2-tester's `search_with_attributes` posts to `/.search` at the root:
-/// an optional endpoint (RFC 7644 §3.4.3) answered 501 with a SCIM error
+/// an optional endpoint (RFC 7644 §3.4.2.1, §3.4.3) answered 501 with a SCIM error
 /// body (§3.12), as are `/Me` (§3.11) and `/Bulk` (§3.7), so that clients
 /// tell "not supported" from "not found".
 #[test]

@@ -176,7 +176,7 @@ pub(crate) fn router() -> Router<AppState> {
         }),
     )
     // Optional endpoints Custos does not serve: 501, not 404 (RFC 7644
-    // §3.4.3, §3.11, §3.7; see `scim::Unimplemented`).
+    // §3.4.2.1, §3.11, §3.7; see `scim::Unimplemented`).
     .route(
         "/.search",
         post(|s: State<AppState>, a: Auth| {

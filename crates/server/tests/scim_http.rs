@@ -527,7 +527,7 @@ fn roles_stay_separate_and_errors_are_scim_bodies() {
     s.call("POST", "/Users", Some(json!({"schemas": [USER]})))
         .assert_scim_error(400);
     s.call("GET", "/Robots", None).assert_scim_error(404);
-    // Optional endpoints not served: 501, not 404 (RFC 7644 §3.11, §3.4.3,
+    // Optional endpoints not served: 501, not 404 (RFC 7644 §3.11, §3.4.2.1,
     // §3.7); scim2-tester reads 501 on the root /.search as "not supported".
     s.call("GET", "/Me", None).assert_scim_error(501);
     s.call(
