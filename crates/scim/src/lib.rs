@@ -61,7 +61,7 @@ pub use schema::{
     LIST_RESPONSE_SCHEMA, Mutability, PATCH_OP_SCHEMA, PRINCIPAL_KINDS, ResourceKind, Returned,
     SEARCH_REQUEST_SCHEMA, SchemaDef, USER, USER_SCHEMA,
 };
-pub use service::{CONTENT_TYPE, ScimResponse, ScimService, ServiceConfig};
+pub use service::{CONTENT_TYPE, ScimResponse, ScimService, ServiceConfig, Unimplemented};
 pub use store::{
     MemoryStore, Page, ScimStore, SortSpec, StoreError, StoreQuery, StoredResource, etag,
     unique_key,

@@ -609,6 +609,14 @@ impl<S: ScimStore> ScimService<S> {
         ))
     }
 
+    /// An RFC 7644 endpoint Custos does not serve: 501 with a SCIM error
+    /// body (RFC 7644 §3.12: 501 "Service provider does not support the
+    /// request operation"), so a client can tell "not supported" from "no
+    /// such resource" (404). See [`Unimplemented`] for why each is absent.
+    pub fn not_implemented(&self, endpoint: Unimplemented) -> ScimResponse {
+        ScimError::status(501, endpoint.detail()).into()
+    }
+
     /// `GET /ServiceProviderConfig`.
     pub fn service_provider_config(&self) -> ScimResponse {
         ScimResponse::ok(
@@ -651,6 +659,38 @@ impl<S: ScimStore> ScimService<S> {
         {
             Some(k) => ScimResponse::ok(200, resource_type_json(&self.config.base_url, k)),
             None => ScimError::not_found(format!("no resource type {name}")).into(),
+        }
+    }
+}
+
+/// The RFC 7644 endpoints Custos answers with 501 Not Implemented.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Unimplemented {
+    /// `POST /.search` at the server root: a query over every resource
+    /// type at once, optional ("Queries MAY be performed against … a SCIM
+    /// server root", RFC 7644 §3.4.2.1; POST form §3.4.3). Okta and Entra ID
+    /// search `/Users` and `/Groups` only.
+    RootSearch,
+    /// `/Me`, the authenticated subject's own resource: RFC 7644 §3.11
+    /// names 501 (Not Implemented) as the answer of a service provider that
+    /// does not support it. Custos' SCIM callers are IdP credentials, never
+    /// a User.
+    Me,
+    /// `POST /Bulk` (RFC 7644 §3.7): `bulk.supported` is false in
+    /// `/ServiceProviderConfig`.
+    Bulk,
+}
+
+impl Unimplemented {
+    fn detail(self) -> &'static str {
+        match self {
+            Unimplemented::RootSearch => {
+                "searching every resource type at once (POST /.search at the root) is not \
+                 supported; search /Users/.search or /Groups/.search"
+            }
+            Unimplemented::Me => "/Me is not supported: SCIM callers here are not Users",
+            Unimplemented::Bulk => "bulk operations are not supported (see /ServiceProviderConfig)",
         }
     }
 }

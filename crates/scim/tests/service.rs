@@ -273,6 +273,28 @@ fn not_found() {
     scim_error(&s.get(USER, &id, NO, None), 404, None);
 }
 
+/// scim2-tester's `search_with_attributes` posts to `/.search` at the root:
+/// an optional endpoint (RFC 7644 §3.4.2.1, §3.4.3) answered 501 with a SCIM error
+/// body (§3.12), as are `/Me` (§3.11) and `/Bulk` (§3.7), so that clients
+/// tell "not supported" from "not found".
+#[test]
+fn root_search_me_and_bulk_are_501_not_implemented() {
+    let s = service();
+    for what in [
+        scim::Unimplemented::RootSearch,
+        scim::Unimplemented::Me,
+        scim::Unimplemented::Bulk,
+    ] {
+        let r = s.not_implemented(what);
+        scim_error(&r, 501, None);
+        assert!(r.event.is_none());
+        assert!(
+            !body(&r)["detail"].as_str().unwrap().is_empty(),
+            "{what:?} has a detail"
+        );
+    }
+}
+
 #[test]
 fn etag_versions_and_if_match() {
     let s = service();
@@ -610,7 +632,9 @@ fn patch_errors() {
         400,
         Some("invalidSyntax"),
     );
-    // A member that does not exist.
+    // A member that does not exist: `members.value` is "the value of an
+    // 'id' attribute of a SCIM resource" (RFC 7643 §4.2). scim-sanity's
+    // "add member" check sends `fake-member-id` and expects 200; refused.
     let g = s.create(GROUP, br#"{"displayName":"G"}"#);
     let gid = body(&g)["id"].as_str().unwrap().to_owned();
     scim_error(

@@ -19,8 +19,10 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use scim::{LifecycleAction, LifecycleEvent, ResourceKind, ScimResponse, ScimService};
+use axum::routing::{any, get, post};
+use scim::{
+    LifecycleAction, LifecycleEvent, ResourceKind, ScimResponse, ScimService, Unimplemented,
+};
 use serde_json::{Value, json};
 use store::SqliteScimStore;
 
@@ -173,6 +175,22 @@ pub(crate) fn router() -> Router<AppState> {
             handle(s.0, a, Op::ResourceType(n))
         }),
     )
+    // Optional endpoints Custos does not serve: 501, not 404 (RFC 7644
+    // §3.4.2.1, §3.11, §3.7; see `scim::Unimplemented`).
+    .route(
+        "/.search",
+        post(|s: State<AppState>, a: Auth| {
+            handle(s.0, a, Op::Unimplemented(Unimplemented::RootSearch))
+        }),
+    )
+    .route(
+        "/Me",
+        any(|s: State<AppState>, a: Auth| handle(s.0, a, Op::Unimplemented(Unimplemented::Me))),
+    )
+    .route(
+        "/Bulk",
+        post(|s: State<AppState>, a: Auth| handle(s.0, a, Op::Unimplemented(Unimplemented::Bulk))),
+    )
     .fallback(|| async { scim_error(404, "no such SCIM endpoint") })
     .method_not_allowed_fallback(|| async {
         scim_error(405, "method not allowed on this SCIM endpoint")
@@ -197,6 +215,9 @@ pub(crate) fn route_of(path: &str) -> &'static str {
         ("Schemas", Some(_)) => "/scim/v2/Schemas/{id}",
         ("ResourceTypes", None) => "/scim/v2/ResourceTypes",
         ("ResourceTypes", Some(_)) => "/scim/v2/ResourceTypes/{name}",
+        (".search", None) => "/scim/v2/.search",
+        ("Me", None) => "/scim/v2/Me",
+        ("Bulk", None) => "/scim/v2/Bulk",
         _ => "/scim/v2/other",
     }
 }
@@ -215,6 +236,7 @@ enum Op {
     Schema(String),
     ResourceTypes,
     ResourceType(String),
+    Unimplemented(Unimplemented),
 }
 
 impl Op {
@@ -240,6 +262,7 @@ impl Op {
             Op::Schema(id) => s.schema(&id),
             Op::ResourceTypes => s.resource_types(),
             Op::ResourceType(n) => s.resource_type(&n),
+            Op::Unimplemented(what) => s.not_implemented(what),
         }
     }
 }
@@ -641,7 +664,8 @@ mod tests {
             route_of("/scim/v2/Schemas/urn:x:y"),
             "/scim/v2/Schemas/{id}"
         );
-        assert_eq!(route_of("/scim/v2/Me"), "/scim/v2/other");
+        assert_eq!(route_of("/scim/v2/Me"), "/scim/v2/Me");
+        assert_eq!(route_of("/scim/v2/Mex"), "/scim/v2/other");
         assert_eq!(route_of("/scim/v2/../../etc"), "/scim/v2/other");
     }
 

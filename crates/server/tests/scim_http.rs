@@ -526,7 +526,18 @@ fn roles_stay_separate_and_errors_are_scim_bodies() {
     assert_eq!(body["status"], "413");
     s.call("POST", "/Users", Some(json!({"schemas": [USER]})))
         .assert_scim_error(400);
-    s.call("GET", "/Me", None).assert_scim_error(404);
+    s.call("GET", "/Robots", None).assert_scim_error(404);
+    // Optional endpoints not served: 501, not 404 (RFC 7644 §3.11, §3.4.2.1,
+    // §3.7); scim2-tester reads 501 on the root /.search as "not supported".
+    s.call("GET", "/Me", None).assert_scim_error(501);
+    s.call(
+        "POST",
+        "/.search",
+        Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]})),
+    )
+    .assert_scim_error(501);
+    s.call("POST", "/Bulk", Some(json!({})))
+        .assert_scim_error(501);
     s.call("DELETE", "/Users", None).assert_scim_error(405);
     assert!(s.scim_entries(0).is_empty());
 }
