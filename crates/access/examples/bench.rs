@@ -96,7 +96,10 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(40_000);
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
 
     let directory = Directory(
         (0..PRINCIPALS)
@@ -122,7 +125,9 @@ fn main() {
     assert_eq!(engine.policy_count(), GRANTS + 1);
 
     let authority = Authority::open(
-        AuthorityConfig::new("https://custos.example").validate().unwrap(),
+        AuthorityConfig::new("https://custos.example")
+            .validate()
+            .unwrap(),
         Arc::new(SystemClock),
         Arc::new(MemoryKeyStore::default()),
         Arc::new(MemoryIssuanceStore::default()),
@@ -225,7 +230,11 @@ fn main() {
         }));
         c.extend(time(n / 4, |i| {
             let r = &requests[at(i)];
-            assert!(engine.authorize(r, directory.0.get(&r.principal), now).allow);
+            assert!(
+                engine
+                    .authorize(r, directory.0.get(&r.principal), now)
+                    .allow
+            );
         }));
         d.extend(time(n / 4, |i| {
             let v = authority.check(&tokens[at(i)], &directory).unwrap();
@@ -245,8 +254,12 @@ fn main() {
          per-principal policy set ≤ {per_principal} policies",
         engine.policy_count()
     );
-    println!("| measurement                              |  p50 µs |  p99 µs | p50 / (a) | p99 / (a) |");
-    println!("|------------------------------------------|--------:|--------:|----------:|----------:|");
+    println!(
+        "| measurement                              |  p50 µs |  p99 µs | p50 / (a) | p99 / (a) |"
+    );
+    println!(
+        "|------------------------------------------|--------:|--------:|----------:|----------:|"
+    );
     let row = |name: &str, p50: f64, p99: f64| {
         println!(
             "| {name:<40} | {p50:7.2} | {p99:7.2} | {:8.2}x | {:8.2}x |",

@@ -94,10 +94,11 @@ pub fn policy_text(g: &Grant) -> String {
 /// Compiles an enforceable grant to its Cedar policy, with policy id = the
 /// grant id; checks that Cedar read back the `@id` it was given.
 pub(crate) fn compile(g: &Grant) -> Result<Policy, EngineError> {
-    g.check_shape().map_err(|problem| EngineError::InvalidGrant {
-        id: g.id.clone(),
-        problem,
-    })?;
+    g.check_shape()
+        .map_err(|problem| EngineError::InvalidGrant {
+            id: g.id.clone(),
+            problem,
+        })?;
     let err = |detail: String| EngineError::Policy {
         id: g.id.clone(),
         detail,
@@ -139,7 +140,10 @@ impl Types {
             principal: name("Custos::Principal")?,
             group: name("Custos::Group")?,
             dataset: name("Custos::Dataset")?,
-            action: EntityUid::from_type_name_and_id(name("Custos::Action")?, EntityId::new("access")),
+            action: EntityUid::from_type_name_and_id(
+                name("Custos::Action")?,
+                EntityId::new("access"),
+            ),
         })
     }
 
@@ -181,9 +185,16 @@ impl Types {
 }
 
 /// The request context: `purpose`, `categories`, `now`.
-pub(crate) fn context(purpose: &str, categories: &std::collections::BTreeSet<String>, now: i64) -> Result<Context, String> {
+pub(crate) fn context(
+    purpose: &str,
+    categories: &std::collections::BTreeSet<String>,
+    now: i64,
+) -> Result<Context, String> {
     Context::from_pairs([
-        ("purpose".to_owned(), RestrictedExpression::new_string(purpose.to_owned())),
+        (
+            "purpose".to_owned(),
+            RestrictedExpression::new_string(purpose.to_owned()),
+        ),
         (
             "categories".to_owned(),
             RestrictedExpression::new_set(

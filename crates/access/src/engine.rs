@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use cedar_policy::{Authorizer, Entities, Policy, PolicySet, Request};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use crate::cedar::{self, FORBID_INACTIVE_ID, Types};
+use crate::cedar::{self, Types};
 use crate::error::EngineError;
 use crate::grant::{Grant, GrantState, Holder, Principal, PrincipalStatus};
 use crate::limit::{DailyLimits, Outcome};
@@ -232,10 +232,12 @@ impl Engine {
         let policy = if grant.is_enforceable() {
             Some(cedar::compile(&grant)?)
         } else {
-            grant.check_shape().map_err(|problem| EngineError::InvalidGrant {
-                id: grant.id.clone(),
-                problem,
-            })?;
+            grant
+                .check_shape()
+                .map_err(|problem| EngineError::InvalidGrant {
+                    id: grant.id.clone(),
+                    problem,
+                })?;
             None
         };
         let mut index = self.index.write().unwrap_or_else(PoisonError::into_inner);
@@ -243,7 +245,9 @@ impl Engine {
             index.unindex(&old.grant.holder, &grant.id);
         }
         index.holder_ids(&grant.holder).insert(grant.id.clone());
-        index.grants.insert(grant.id.clone(), Entry { grant, policy });
+        index
+            .grants
+            .insert(grant.id.clone(), Entry { grant, policy });
         index.generation = index.generation.wrapping_add(1);
         Ok(())
     }
@@ -300,7 +304,12 @@ impl Engine {
     /// request's subjects are counted against the determining grant's
     /// daily limit (and recorded only if within it). A deny carries the
     /// reasons, computed from the closest grant.
-    pub fn authorize(&self, req: &AuthzRequest, principal: Option<&Principal>, now: i64) -> Decision {
+    pub fn authorize(
+        &self,
+        req: &AuthzRequest,
+        principal: Option<&Principal>,
+        now: i64,
+    ) -> Decision {
         if let Err(problem) = req.check_shape() {
             return Decision::deny(None, vec![reason(codes::REQUEST_INVALID, problem)]);
         }
@@ -349,7 +358,14 @@ impl Engine {
     }
 
     /// Cedar's answer: the ids of the determining permits (empty: deny).
-    fn cedar(&self, index: &Index, req: &AuthzRequest, principal: &Principal, c: &Compiled, now: i64) -> Result<Vec<(String, u32)>, String> {
+    fn cedar(
+        &self,
+        index: &Index,
+        req: &AuthzRequest,
+        principal: &Principal,
+        c: &Compiled,
+        now: i64,
+    ) -> Result<Vec<(String, u32)>, String> {
         let context = cedar::context(&req.purpose, &req.categories, now)?;
         let request = Request::new(
             self.types.principal(&principal.id),
@@ -359,8 +375,14 @@ impl Engine {
             None,
         )
         .map_err(|e| e.to_string())?;
-        let response = self.authorizer.is_authorized(&request, &c.policies, &c.entities);
-        let errors: Vec<String> = response.diagnostics().errors().map(ToString::to_string).collect();
+        let response = self
+            .authorizer
+            .is_authorized(&request, &c.policies, &c.entities);
+        let errors: Vec<String> = response
+            .diagnostics()
+            .errors()
+            .map(ToString::to_string)
+            .collect();
         if response.decision() != cedar_policy::Decision::Allow {
             return if errors.is_empty() {
                 Ok(Vec::new())
@@ -434,13 +456,16 @@ impl Engine {
             }
         }
         let mut policies = PolicySet::new();
-        policies.add(self.forbid.clone()).map_err(|e| e.to_string())?;
+        policies
+            .add(self.forbid.clone())
+            .map_err(|e| e.to_string())?;
         for id in index.candidates(&p.id, &p.groups) {
             if let Some(policy) = index.grants.get(id).and_then(|e| e.policy.as_ref()) {
                 policies.add(policy.clone()).map_err(|e| e.to_string())?;
             }
         }
-        let entities = Entities::from_entities(self.types.entities(p)?, None).map_err(|e| e.to_string())?;
+        let entities =
+            Entities::from_entities(self.types.entities(p)?, None).map_err(|e| e.to_string())?;
         let compiled = Arc::new(Compiled {
             generation: index.generation,
             status: p.status,
@@ -476,7 +501,12 @@ fn explain(index: &Index, req: &AuthzRequest, p: &Principal, now: i64) -> Explai
         .filter_map(|id| index.grants.get(id))
         .map(|e| {
             let f = failures(&e.grant, req, now);
-            (f.len(), e.grant.dataset != req.dataset, e.grant.id.as_str(), f)
+            (
+                f.len(),
+                e.grant.dataset != req.dataset,
+                e.grant.id.as_str(),
+                f,
+            )
         })
         .collect();
     ranked.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
@@ -501,7 +531,10 @@ fn explain(index: &Index, req: &AuthzRequest, p: &Principal, now: i64) -> Explai
         (Some(s), _) => vec![s],
         (None, None) => vec![reason(
             codes::NO_GRANT,
-            format!("principal {} holds no grant, directly or via its groups", p.id),
+            format!(
+                "principal {} holds no grant, directly or via its groups",
+                p.id
+            ),
         )],
         (None, Some(first)) => first.3,
     };
@@ -521,12 +554,23 @@ fn failures(g: &Grant, req: &AuthzRequest, now: i64) -> Vec<Reason> {
     let mut out = Vec::new();
     match g.state_at(now) {
         GrantState::Revoked => {
-            let by = g.revoked.as_ref().map(|r| r.by.as_str()).unwrap_or_default();
-            out.push(reason(codes::GRANT_REVOKED, format!("grant {} was revoked by {by}", g.id)));
+            let by = g
+                .revoked
+                .as_ref()
+                .map(|r| r.by.as_str())
+                .unwrap_or_default();
+            out.push(reason(
+                codes::GRANT_REVOKED,
+                format!("grant {} was revoked by {by}", g.id),
+            ));
         }
         GrantState::Expired => out.push(reason(
             codes::GRANT_EXPIRED,
-            format!("grant {} expired at {}", g.id, crate::time::format_rfc3339(g.valid_until)),
+            format!(
+                "grant {} expired at {}",
+                g.id,
+                crate::time::format_rfc3339(g.valid_until)
+            ),
         )),
         GrantState::Pending => out.push(reason(
             codes::GRANT_PENDING_APPROVAL,
@@ -534,20 +578,30 @@ fn failures(g: &Grant, req: &AuthzRequest, now: i64) -> Vec<Reason> {
         )),
         GrantState::NotYetValid => out.push(reason(
             codes::GRANT_NOT_YET_VALID,
-            format!("grant {} is valid from {}", g.id, crate::time::format_rfc3339(g.valid_from)),
+            format!(
+                "grant {} is valid from {}",
+                g.id,
+                crate::time::format_rfc3339(g.valid_from)
+            ),
         )),
         GrantState::Active => {}
     }
     if g.dataset != req.dataset {
         out.push(reason(
             codes::DATASET_NOT_GRANTED,
-            format!("grant {} is for dataset {}, not {}", g.id, g.dataset, req.dataset),
+            format!(
+                "grant {} is for dataset {}, not {}",
+                g.id, g.dataset, req.dataset
+            ),
         ));
     }
     if g.purpose != req.purpose {
         out.push(reason(
             codes::PURPOSE_MISMATCH,
-            format!("grant {} is for purpose {}, not {}", g.id, g.purpose, req.purpose),
+            format!(
+                "grant {} is for purpose {}, not {}",
+                g.id, g.purpose, req.purpose
+            ),
         ));
     }
     let missing: Vec<&str> = req
@@ -558,7 +612,11 @@ fn failures(g: &Grant, req: &AuthzRequest, now: i64) -> Vec<Reason> {
     if !missing.is_empty() {
         out.push(reason(
             codes::CATEGORY_NOT_GRANTED,
-            format!("grant {} does not cover categories {}", g.id, missing.join(", ")),
+            format!(
+                "grant {} does not cover categories {}",
+                g.id,
+                missing.join(", ")
+            ),
         ));
     }
     out

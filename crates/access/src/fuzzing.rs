@@ -41,7 +41,9 @@ fn refused(e: &GrantError) -> Result<Outcome, String> {
         return Err("refused with no problem".into());
     };
     for p in &e.problems {
-        if !(p.path.starts_with('$') || p.path == "id" || p.path == "requested_by") || p.reason.is_empty() {
+        if !(p.path.starts_with('$') || p.path == "id" || p.path == "requested_by")
+            || p.reason.is_empty()
+        {
             return Err(format!("bad problem {p:?}"));
         }
     }
@@ -52,14 +54,21 @@ fn refused(e: &GrantError) -> Result<Outcome, String> {
 /// validate against [`CEDAR_SCHEMA`](crate::CEDAR_SCHEMA) in strict mode.
 pub fn check_policies(engine: &Engine) -> Result<(), String> {
     let text = engine.cedar_text();
-    let set = PolicySet::from_str(&text).map_err(|e| format!("generated text does not parse: {e}\n{text}"))?;
+    let set = PolicySet::from_str(&text)
+        .map_err(|e| format!("generated text does not parse: {e}\n{text}"))?;
     let n = set.policies().count();
     if n != engine.policy_count() {
-        return Err(format!("{n} policies parsed, engine counts {}", engine.policy_count()));
+        return Err(format!(
+            "{n} policies parsed, engine counts {}",
+            engine.policy_count()
+        ));
     }
     let result = validator()?.validate(&set, ValidationMode::Strict);
     if !result.validation_passed() {
-        let errors: Vec<String> = result.validation_errors().map(ToString::to_string).collect();
+        let errors: Vec<String> = result
+            .validation_errors()
+            .map(ToString::to_string)
+            .collect();
         return Err(format!("validation failed: {}\n{text}", errors.join("; ")));
     }
     Ok(())

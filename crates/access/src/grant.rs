@@ -303,26 +303,30 @@ pub fn parse_grant_request_with(
     }
     f.finish();
     match (holder, dataset, categories, purpose, max, until, ticket) {
-        (Some(holder), Some(dataset), Some(categories), Some(purpose), Some(max), Some(until), Some(ticket))
-            if problems.is_empty() =>
-        {
-            Ok(Grant {
-                id,
-                holder,
-                dataset,
-                categories,
-                purpose,
-                max_subjects_per_day: u32::try_from(max).unwrap_or(MAX_SUBJECTS_PER_DAY),
-                valid_from,
-                valid_until: until,
-                requested_by: requested_by.to_owned(),
-                approved_by: None,
-                approved_at: None,
-                ticket,
-                created_at: now,
-                revoked: None,
-            })
-        }
+        (
+            Some(holder),
+            Some(dataset),
+            Some(categories),
+            Some(purpose),
+            Some(max),
+            Some(until),
+            Some(ticket),
+        ) if problems.is_empty() => Ok(Grant {
+            id,
+            holder,
+            dataset,
+            categories,
+            purpose,
+            max_subjects_per_day: u32::try_from(max).unwrap_or(MAX_SUBJECTS_PER_DAY),
+            valid_from,
+            valid_until: until,
+            requested_by: requested_by.to_owned(),
+            approved_by: None,
+            approved_at: None,
+            ticket,
+            created_at: now,
+            revoked: None,
+        }),
         _ => Err(GrantError { problems }),
     }
 }

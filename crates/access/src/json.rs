@@ -20,7 +20,7 @@ const MAX_JSON_STRING: usize = 4096;
 #[derive(Debug)]
 pub(crate) enum Json {
     Null,
-    Bool(bool),
+    Bool,
     Number(serde_json::Number),
     String(String),
     Array(Vec<Json>),
@@ -31,7 +31,7 @@ impl Json {
     pub(crate) fn kind(&self) -> &'static str {
         match self {
             Json::Null => "null",
-            Json::Bool(_) => "a boolean",
+            Json::Bool => "a boolean",
             Json::Number(_) => "a number",
             Json::String(_) => "a string",
             Json::Array(_) => "an array",
@@ -51,8 +51,8 @@ impl<'de> Visitor<'de> for JsonVisitor {
     fn visit_unit<E: de::Error>(self) -> Result<Json, E> {
         Ok(Json::Null)
     }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Json, E> {
-        Ok(Json::Bool(v))
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Json, E> {
+        Ok(Json::Bool)
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Json, E> {
         Ok(Json::Number(v.into()))
@@ -101,11 +101,17 @@ impl<'de> Deserialize<'de> for Json {
 
 /// Parses `bytes` (at most `max_len`) as one strict JSON object; a syntax
 /// problem is reported at `$`.
-pub(crate) fn parse_object(bytes: &[u8], max_len: usize) -> Result<Vec<(String, Json)>, GrantError> {
+pub(crate) fn parse_object(
+    bytes: &[u8],
+    max_len: usize,
+) -> Result<Vec<(String, Json)>, GrantError> {
     if bytes.len() > max_len {
         return Err(GrantError::one(
             "$",
-            format!("body of {} bytes exceeds the limit of {max_len}", bytes.len()),
+            format!(
+                "body of {} bytes exceeds the limit of {max_len}",
+                bytes.len()
+            ),
         ));
     }
     // serde_json bounds nesting at 128 levels, so deep input cannot
@@ -129,7 +135,11 @@ pub(crate) struct Fields<'a> {
 }
 
 impl<'a> Fields<'a> {
-    pub(crate) fn new(path: &str, fields: Vec<(String, Json)>, problems: &'a mut Vec<Problem>) -> Self {
+    pub(crate) fn new(
+        path: &str,
+        fields: Vec<(String, Json)>,
+        problems: &'a mut Vec<Problem>,
+    ) -> Self {
         Fields {
             path: path.to_owned(),
             fields,
@@ -187,13 +197,21 @@ impl<'a> Fields<'a> {
     }
 
     /// A non-empty array of distinct strings, each checked by `rule`.
-    pub(crate) fn string_set(&mut self, key: &str, rule: Rule, max_items: usize) -> Option<BTreeSet<String>> {
+    pub(crate) fn string_set(
+        &mut self,
+        key: &str,
+        rule: Rule,
+        max_items: usize,
+    ) -> Option<BTreeSet<String>> {
         let v = self.take(key, true)?;
         let path = self.path_of(key);
         let items = match v {
             Json::Array(items) => items,
             other => {
-                self.problem(path, format!("expected an array of strings, found {}", other.kind()));
+                self.problem(
+                    path,
+                    format!("expected an array of strings, found {}", other.kind()),
+                );
                 return None;
             }
         };
@@ -231,7 +249,10 @@ impl<'a> Fields<'a> {
             Json::String(s) => match parse_rfc3339(&s) {
                 Some(t) => t,
                 None => {
-                    self.problem(path, "expected an RFC 3339 date-time like 2026-12-02T00:00:00Z");
+                    self.problem(
+                        path,
+                        "expected an RFC 3339 date-time like 2026-12-02T00:00:00Z",
+                    );
                     return None;
                 }
             },
@@ -245,7 +266,10 @@ impl<'a> Fields<'a> {
             other => {
                 self.problem(
                     path,
-                    format!("expected an RFC 3339 string or unix seconds, found {}", other.kind()),
+                    format!(
+                        "expected an RFC 3339 string or unix seconds, found {}",
+                        other.kind()
+                    ),
                 );
                 return None;
             }
@@ -258,7 +282,11 @@ impl<'a> Fields<'a> {
     }
 
     /// An integer in `range`.
-    pub(crate) fn integer(&mut self, key: &str, range: std::ops::RangeInclusive<u64>) -> Option<u64> {
+    pub(crate) fn integer(
+        &mut self,
+        key: &str,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Option<u64> {
         let v = self.take(key, true)?;
         let path = self.path_of(key);
         match v {
@@ -288,7 +316,10 @@ fn display_key(k: &str) -> String {
         k.to_owned()
     } else {
         // Quoted (JSON escaping), so a hostile key cannot forge a path.
-        format!("[{}]", serde_json::Value::String(k.chars().take(64).collect()))
+        format!(
+            "[{}]",
+            serde_json::Value::String(k.chars().take(64).collect())
+        )
     }
 }
 

@@ -37,5 +37,7 @@ pub use grant::{
     MAX_GRANT_REQUEST_BYTES, MAX_SUBJECTS_PER_DAY, Principal, PrincipalKind, PrincipalStatus,
     Revoked, approve, parse_grant_request, parse_grant_request_with, revoke,
 };
-pub use request::{AuthzRequest, MAX_AUTHZ_REQUEST_BYTES, MAX_SUBJECTS_PER_REQUEST, parse_authz_request};
+pub use request::{
+    AuthzRequest, MAX_AUTHZ_REQUEST_BYTES, MAX_SUBJECTS_PER_REQUEST, parse_authz_request,
+};
 pub use store::{GrantStore, MemoryGrantStore};

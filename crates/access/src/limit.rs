@@ -50,7 +50,14 @@ impl DailyLimits {
 
     /// Counts `subjects` against `limit` for (principal, grant) on the UTC
     /// day of `now`; records them only if the total stays within `limit`.
-    pub(crate) fn record(&mut self, principal: &str, grant: &str, now: i64, subjects: &[String], limit: u32) -> Outcome {
+    pub(crate) fn record(
+        &mut self,
+        principal: &str,
+        grant: &str,
+        now: i64,
+        subjects: &[String],
+        limit: u32,
+    ) -> Outcome {
         let day = Self::day_of(now);
         if day > self.newest_day {
             self.newest_day = day;
@@ -60,7 +67,11 @@ impl DailyLimits {
             });
         }
         let hashes: HashSet<u64> = subjects.iter().map(|s| self.keys.hash_one(s)).collect();
-        let counter = match self.counters.get_mut(principal).and_then(|g| g.get_mut(grant)) {
+        let counter = match self
+            .counters
+            .get_mut(principal)
+            .and_then(|g| g.get_mut(grant))
+        {
             Some(c) => c,
             None => self
                 .counters

@@ -65,7 +65,10 @@ fn subjects(f: &mut Fields<'_>) -> Option<Vec<String>> {
     let v = f.take("subjects", true)?;
     let path = f.path_of("subjects");
     let Json::Array(items) = v else {
-        f.problem(path, format!("expected an array of strings, found {}", v.kind()));
+        f.problem(
+            path,
+            format!("expected an array of strings, found {}", v.kind()),
+        );
         return None;
     };
     if items.len() > MAX_SUBJECTS_PER_REQUEST {

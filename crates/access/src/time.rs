@@ -23,7 +23,15 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
 }
 
 fn days_in_month(y: i64, m: i64) -> i64 {
@@ -129,8 +137,14 @@ mod tests {
             assert_eq!(parse_rfc3339(&format_rfc3339(t)), Some(t));
         }
         assert_eq!(parse_rfc3339("2026-12-02T00:00:00Z"), Some(1_796_169_600));
-        assert_eq!(parse_rfc3339("2026-12-02T09:00:00+09:00"), Some(1_796_169_600));
-        assert_eq!(parse_rfc3339("2026-12-02T00:00:00.999Z"), Some(1_796_169_600));
+        assert_eq!(
+            parse_rfc3339("2026-12-02T09:00:00+09:00"),
+            Some(1_796_169_600)
+        );
+        assert_eq!(
+            parse_rfc3339("2026-12-02T00:00:00.999Z"),
+            Some(1_796_169_600)
+        );
         assert_eq!(parse_rfc3339("2026-02-29T00:00:00Z"), None);
         assert_eq!(parse_rfc3339("2026-12-02 00:00:00Z"), None);
     }

@@ -89,7 +89,9 @@ fn run_case(path: &Path) -> Result<usize, String> {
                 "a deny has reasons, an allow none",
             )?;
             check(
-                d.reasons.iter().all(|r| r.code != codes::ENGINE_DISAGREEMENT),
+                d.reasons
+                    .iter()
+                    .all(|r| r.code != codes::ENGINE_DISAGREEMENT),
                 "Cedar and the explanation agree",
             )?;
         } else {
@@ -145,7 +147,11 @@ fn cases() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    assert!(paths.len() >= 20 && steps >= 40, "{} cases, {steps} steps", paths.len());
+    assert!(
+        paths.len() >= 20 && steps >= 40,
+        "{} cases, {steps} steps",
+        paths.len()
+    );
     // Every stable deny code is exercised by some case.
     for code in [
         codes::NO_GRANT,

@@ -92,7 +92,8 @@ fn grant_request_parses_the_documented_shape() {
 
 #[test]
 fn grant_request_reports_every_problem_with_its_path() {
-    let bad = br#"{"holder":{"principal":"emp 1","x":1},"dataset":"","categories":["Name","ok","ok",3],
+    let bad =
+        br#"{"holder":{"principal":"emp 1","x":1},"dataset":"","categories":["Name","ok","ok",3],
         "purpose":"a\"b","max_subjects_per_day":0,"valid_from":"2026-13-01T00:00:00Z",
         "valid_until":"yesterday","ticket":"","color":"red"}"#;
     assert_eq!(
@@ -126,15 +127,18 @@ fn grant_request_reports_every_problem_with_its_path() {
     );
     assert_eq!(paths(b"[]"), ["$"]);
     assert_eq!(paths(b"{\"a\":1,\"a\":2}"), ["$"]);
-    assert_eq!(paths(&body(r#","dataset":"x""#)), ["$"], "duplicate key refused");
-    assert_eq!(paths(&vec![b' '; 20_000]), ["$"], "size bound");
     assert_eq!(
-        paths(&body("").replace_holder()),
-        ["$.holder"]
+        paths(&body(r#","dataset":"x""#)),
+        ["$"],
+        "duplicate key refused"
     );
+    assert_eq!(paths(&vec![b' '; 20_000]), ["$"], "size bound");
+    assert_eq!(paths(&body("").replace_holder()), ["$.holder"]);
     // Limits of max_subjects_per_day.
     let m = |n: u64| {
-        let s = String::from_utf8(body("")).unwrap().replace(":200", &format!(":{n}"));
+        let s = String::from_utf8(body(""))
+            .unwrap()
+            .replace(":200", &format!(":{n}"));
         parse_grant_request(s.as_bytes(), "mgr-1", T0, "g".into()).map(|g| g.max_subjects_per_day)
     };
     assert_eq!(m(1), Ok(1));
@@ -150,7 +154,10 @@ impl ReplaceHolder for Vec<u8> {
     fn replace_holder(&self) -> Vec<u8> {
         String::from_utf8(self.clone())
             .unwrap()
-            .replace(r#"{"principal":"emp-1"}"#, r#"{"principal":"a","group":"b"}"#)
+            .replace(
+                r#"{"principal":"emp-1"}"#,
+                r#"{"principal":"a","group":"b"}"#,
+            )
             .into_bytes()
     }
 }
@@ -172,7 +179,10 @@ fn validity_rules() {
     assert_eq!(e.0, "$.valid_until");
     assert!(e.1.contains("maximum"), "{e:?}");
     let e = at(&t(T0), &t(T0), T0).unwrap_err();
-    assert_eq!(e, ("$.valid_until".into(), "must be after valid_from".into()));
+    assert_eq!(
+        e,
+        ("$.valid_until".into(), "must be after valid_from".into())
+    );
     let e = at(&t(T0 - 10 * DAY), &t(T0 - DAY), T0).unwrap_err();
     assert_eq!(e, ("$.valid_until".into(), "is in the past".into()));
     assert!(at(&t(-1), &t(T0 + DAY), T0).is_err());
@@ -213,36 +223,53 @@ fn authz_request_reports_paths_and_bounds() {
         r#"{{"principal":"e","dataset":"d","categories":["c"],"purpose":"p","subjects":[{}]}}"#,
         many.join(",")
     );
-    assert_eq!(parse_authz_request(big.as_bytes()).unwrap_err().problems[0].path, "$.subjects");
+    assert_eq!(
+        parse_authz_request(big.as_bytes()).unwrap_err().problems[0].path,
+        "$.subjects"
+    );
     // A hostile key cannot forge a path.
     let e = parse_authz_request(br#"{"a.b[0]":1}"#).unwrap_err();
-    assert!(e.problems.iter().any(|p| p.path == r#"$.["a.b[0]"]"#), "{e}");
+    assert!(
+        e.problems.iter().any(|p| p.path == r#"$.["a.b[0]"]"#),
+        "{e}"
+    );
 }
 
 #[test]
 fn injection_is_refused_at_parse_and_at_compile_and_quoted_anyway() {
     // 1. Parse time: the characters are refused, with the path.
     let evil = r#"customers\") when { true }; permit (principal, action, resource"#;
-    let s = String::from_utf8(body(""))
-        .unwrap()
-        .replace(r#""dataset":"customers""#, &format!(r#""dataset":{}"#, serde_json::Value::from(evil)));
+    let s = String::from_utf8(body("")).unwrap().replace(
+        r#""dataset":"customers""#,
+        &format!(r#""dataset":{}"#, serde_json::Value::from(evil)),
+    );
     assert_eq!(paths(s.as_bytes()), ["$.dataset"]);
-    let s = String::from_utf8(body(""))
-        .unwrap()
-        .replace(r#""emp-1""#, r#""emp-1\" || true || principal == Custos::Principal::\"x""#);
+    let s = String::from_utf8(body("")).unwrap().replace(
+        r#""emp-1""#,
+        r#""emp-1\" || true || principal == Custos::Principal::\"x""#,
+    );
     assert_eq!(paths(s.as_bytes()), ["$.holder.principal"]);
 
     // 2. Compile time: a grant built in code (or read from a tampered
     //    store) with the same payload is refused by the engine.
     let mut g = approved("g-1", Holder::Principal("emp-1".into()));
     g.dataset = evil.into();
-    assert!(matches!(Engine::new([g.clone()]), Err(EngineError::InvalidGrant { .. })));
+    assert!(matches!(
+        Engine::new([g.clone()]),
+        Err(EngineError::InvalidGrant { .. })
+    ));
     g.dataset = "customers".into();
     g.categories.insert("name\"]) || true || ([\"".into());
-    assert!(matches!(Engine::new([g.clone()]), Err(EngineError::InvalidGrant { .. })));
+    assert!(matches!(
+        Engine::new([g.clone()]),
+        Err(EngineError::InvalidGrant { .. })
+    ));
     g.categories.remove("name\"]) || true || ([\"");
     g.id = "g\")\npermit(principal,action,resource);//".into();
-    assert!(matches!(Engine::new([g]), Err(EngineError::InvalidGrant { .. })));
+    assert!(matches!(
+        Engine::new([g]),
+        Err(EngineError::InvalidGrant { .. })
+    ));
 
     // 3. Quoting alone keeps the payload a string literal: one policy,
     //    whose condition compares against the exact payload.
@@ -287,7 +314,10 @@ fn generated_policies_validate_against_the_schema() {
     assert!(
         result.validation_passed(),
         "{:?}",
-        result.validation_errors().map(ToString::to_string).collect::<Vec<_>>()
+        result
+            .validation_errors()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
     );
     assert!(engine.cedar_text().contains("@id(\"g-000\")"));
     access::fuzzing::check_policies(&engine).unwrap();
@@ -309,22 +339,42 @@ fn the_documented_example_policy() {
 #[test]
 fn approval_rules() {
     let mut g = parse_grant_request(&body(""), "mgr-1", T0, "g-1".into()).unwrap();
-    assert_eq!(approve(&mut g, "mgr-1", T0), Err(ApprovalError::SelfApproval));
-    assert_eq!(approve(&mut g, "emp-1", T0), Err(ApprovalError::HolderApproval));
+    assert_eq!(
+        approve(&mut g, "mgr-1", T0),
+        Err(ApprovalError::SelfApproval)
+    );
+    assert_eq!(
+        approve(&mut g, "emp-1", T0),
+        Err(ApprovalError::HolderApproval)
+    );
     assert_eq!(approve(&mut g, "", T0), Err(ApprovalError::InvalidApprover));
-    assert_eq!(approve(&mut g, "sec-1", T0 + 7 * DAY), Err(ApprovalError::Expired));
+    assert_eq!(
+        approve(&mut g, "sec-1", T0 + 7 * DAY),
+        Err(ApprovalError::Expired)
+    );
     assert_eq!(g.approved_by, None, "refusals change nothing");
     approve(&mut g, "sec-1", T0 + 1).unwrap();
-    assert_eq!((g.approved_by.as_deref(), g.approved_at), (Some("sec-1"), Some(T0 + 1)));
-    assert_eq!(approve(&mut g, "sec-2", T0), Err(ApprovalError::AlreadyApproved));
+    assert_eq!(
+        (g.approved_by.as_deref(), g.approved_at),
+        (Some("sec-1"), Some(T0 + 1))
+    );
+    assert_eq!(
+        approve(&mut g, "sec-2", T0),
+        Err(ApprovalError::AlreadyApproved)
+    );
     assert_eq!(g.state_at(T0), GrantState::Active);
     assert_eq!(g.state_at(T0 + 7 * DAY), GrantState::Expired);
     revoke(&mut g, "sec-1", "done", T0 + 2).unwrap();
     assert!(revoke(&mut g, "sec-2", "again", T0 + 3).is_err());
-    assert_eq!(g.revoked.as_ref().unwrap().by, "sec-1", "the first revocation stands");
+    assert_eq!(
+        g.revoked.as_ref().unwrap().by,
+        "sec-1",
+        "the first revocation stands"
+    );
     assert_eq!(approve(&mut g, "sec-2", T0), Err(ApprovalError::Revoked));
     // A group grant: any member but the requester may approve.
-    let mut g = parse_grant_request(&body("").replace_holder_group(), "mgr-1", T0, "g-2".into()).unwrap();
+    let mut g =
+        parse_grant_request(&body("").replace_holder_group(), "mgr-1", T0, "g-2".into()).unwrap();
     approve(&mut g, "emp-1", T0).unwrap();
 }
 
@@ -348,7 +398,9 @@ fn cache_follows_puts_and_directory_changes() {
     assert!(engine.authorize(&request("emp-1"), Some(&inside), T0).allow);
     // Removed from the group in the directory: denied at once.
     assert_eq!(
-        engine.authorize(&request("emp-1"), Some(&outside), T0).code(),
+        engine
+            .authorize(&request("emp-1"), Some(&outside), T0)
+            .code(),
         Some(codes::NO_GRANT)
     );
     assert!(engine.authorize(&request("emp-1"), Some(&inside), T0).allow);
@@ -356,7 +408,9 @@ fn cache_follows_puts_and_directory_changes() {
     let mut suspended = inside.clone();
     suspended.status = PrincipalStatus::Suspended;
     assert_eq!(
-        engine.authorize(&request("emp-1"), Some(&suspended), T0).code(),
+        engine
+            .authorize(&request("emp-1"), Some(&suspended), T0)
+            .code(),
         Some(codes::PRINCIPAL_SUSPENDED)
     );
     assert!(engine.authorize(&request("emp-1"), Some(&inside), T0).allow);
@@ -365,18 +419,25 @@ fn cache_follows_puts_and_directory_changes() {
     revoke(&mut g, "sec-1", "done", T0).unwrap();
     engine.put(g).unwrap();
     assert_eq!(
-        engine.authorize(&request("emp-1"), Some(&inside), T0).code(),
+        engine
+            .authorize(&request("emp-1"), Some(&inside), T0)
+            .code(),
         Some(codes::GRANT_REVOKED)
     );
     // A principal passed for another id is unknown.
     assert_eq!(
-        engine.authorize(&request("emp-2"), Some(&inside), T0).code(),
+        engine
+            .authorize(&request("emp-2"), Some(&inside), T0)
+            .code(),
         Some(codes::PRINCIPAL_UNKNOWN)
     );
     // A request built in code with a bad shape is denied, not evaluated.
     let mut bad = request("emp-1");
     bad.categories.clear();
-    assert_eq!(engine.authorize(&bad, Some(&inside), T0).code(), Some(codes::REQUEST_INVALID));
+    assert_eq!(
+        engine.authorize(&bad, Some(&inside), T0).code(),
+        Some(codes::REQUEST_INVALID)
+    );
 }
 
 #[test]
@@ -391,7 +452,9 @@ fn grants_of_and_listing() {
     assert_eq!(ids(engine.grants_of("emp-1")), ["g-1", "g-2"]);
     assert_eq!(ids(engine.grants()), ["g-1", "g-2", "g-3"]);
     // Replacing a grant with another holder moves it.
-    engine.put(approved("g-1", Holder::Principal("emp-2".into()))).unwrap();
+    engine
+        .put(approved("g-1", Holder::Principal("emp-2".into())))
+        .unwrap();
     assert_eq!(ids(engine.grants_of("emp-1")), ["g-2"]);
     assert_eq!(ids(engine.grants_of("emp-2")), ["g-1"]);
     assert_eq!(engine.policy_count(), 4);

@@ -51,7 +51,10 @@ fn replay(target: &str, check: fn(&[u8]) -> Result<Outcome, String>) {
             }
         }
     }
-    assert!(valid >= 5 && bad >= 6, "{target}: {valid} valid, {bad} bad seeds");
+    assert!(
+        valid >= 5 && bad >= 6,
+        "{target}: {valid} valid, {bad} bad seeds"
+    );
     assert!(failures.is_empty(), "{target}:\n{}", failures.join("\n"));
 }
 

@@ -49,11 +49,20 @@ fn grant_json() -> impl Strategy<Value = Value> {
             value()
         ],
         prop_oneof![token().prop_map(Value::from), value()],
-        prop_oneof![prop::collection::vec(token(), 0..4).prop_map(Value::from), value()],
+        prop_oneof![
+            prop::collection::vec(token(), 0..4).prop_map(Value::from),
+            value()
+        ],
         prop_oneof![token().prop_map(Value::from), value()],
         prop_oneof![(0u64..20_000_000).prop_map(Value::from), value()],
-        prop_oneof![(1_796_000_000i64..1_800_000_000).prop_map(Value::from), value()],
-        prop_oneof![(1_796_000_000i64..1_810_000_000).prop_map(Value::from), value()],
+        prop_oneof![
+            (1_796_000_000i64..1_800_000_000).prop_map(Value::from),
+            value()
+        ],
+        prop_oneof![
+            (1_796_000_000i64..1_810_000_000).prop_map(Value::from),
+            value()
+        ],
         prop_oneof![token().prop_map(Value::from), value()],
         any::<bool>(),
     )

@@ -47,8 +47,8 @@ mod scim_store;
 mod token_store;
 
 // The public interface is:
-pub use grant_store::SqliteGrantStore;
 pub use db::{BUSY_TIMEOUT, DB_RELATIVE_PATH, Database, OpenError, Settings};
+pub use grant_store::SqliteGrantStore;
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
 pub use scim_store::SqliteScimStore;
 pub use token_store::{SqliteIssuanceStore, SqliteRevocationStore};

@@ -12,8 +12,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use access::{
-    Engine, Grant, GrantStore, Holder, MemoryGrantStore, Principal, PrincipalKind,
-    PrincipalStatus, approve, parse_authz_request, parse_grant_request, revoke,
+    Engine, Grant, GrantStore, Holder, MemoryGrantStore, Principal, PrincipalKind, PrincipalStatus,
+    approve, parse_authz_request, parse_grant_request, revoke,
 };
 use store::{Database, SqliteGrantStore};
 
@@ -79,10 +79,14 @@ fn memory_store_keeps_the_contract() {
 fn memory_store_injected_failure_stores_nothing() {
     let s = MemoryGrantStore::new();
     s.fail_puts(true);
-    assert!(s.put(&grant("g-1", Holder::Principal("emp-1".into()))).is_err());
+    assert!(
+        s.put(&grant("g-1", Holder::Principal("emp-1".into())))
+            .is_err()
+    );
     assert!(s.list().unwrap().is_empty());
     s.fail_puts(false);
-    s.put(&grant("g-1", Holder::Principal("emp-1".into()))).unwrap();
+    s.put(&grant("g-1", Holder::Principal("emp-1".into())))
+        .unwrap();
     assert_eq!(s.list().unwrap().len(), 1);
 }
 
@@ -111,7 +115,10 @@ fn sqlite_grants_survive_reopen_and_rebuild_the_engine() {
     let s: Arc<dyn GrantStore> = Arc::new(SqliteGrantStore::new(&db).unwrap());
     assert_eq!(s.list().unwrap(), [g.clone()]);
     // A second connection (another store) sees it too.
-    assert_eq!(SqliteGrantStore::new(&db).unwrap().get("g-1").unwrap(), Some(g));
+    assert_eq!(
+        SqliteGrantStore::new(&db).unwrap().get("g-1").unwrap(),
+        Some(g)
+    );
 
     let engine = Engine::new(s.list().unwrap()).unwrap();
     let p = Principal {
@@ -136,7 +143,8 @@ fn sqlite_refuses_a_corrupt_body_with_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let db = Database::open_data_dir(dir.path()).unwrap();
     let s = SqliteGrantStore::new(&db).unwrap();
-    s.put(&grant("g-1", Holder::Principal("emp-1".into()))).unwrap();
+    s.put(&grant("g-1", Holder::Principal("emp-1".into())))
+        .unwrap();
     let conn = rusqlite::Connection::open(db.path()).unwrap();
     conn.execute("UPDATE access_grant SET body = '{\"id\":1}'", [])
         .unwrap();
