@@ -66,7 +66,7 @@ fn time(n: usize, mut f: impl FnMut(usize)) -> Vec<u64> {
 fn grant(i: usize, now: i64) -> Grant {
     // Half to groups (grp-0 … grp-499, 50 members each), half to single
     // principals outside those groups.
-    let holder = if i % 2 == 0 {
+    let holder = if i.is_multiple_of(2) {
         Holder::Group(format!("grp-{}", i / 2))
     } else {
         Holder::Principal(format!("emp-{}", 50_000 + i))
