@@ -1,6 +1,7 @@
 //! Metadata persistence: SQLite (the embedded default) implementations of
 //! the narrow storage traits of [`token`] ([`token::IssuanceStore`],
-//! [`token::RevocationStore`]) and [`scim`] ([`scim::ScimStore`]), over one
+//! [`token::RevocationStore`]), [`scim`] ([`scim::ScimStore`]) and [`access`]
+//! ([`access::GrantStore`]), over one
 //! database file, `DIR/meta/custos.db`.
 //!
 //! - **Durable when acknowledged.** Every connection runs WAL with
@@ -41,6 +42,7 @@
 
 mod db;
 mod directory_store;
+mod grant_store;
 mod schema;
 mod scim_store;
 mod token_store;
@@ -48,6 +50,7 @@ mod token_store;
 // The public interface is:
 pub use db::{BUSY_TIMEOUT, DB_RELATIVE_PATH, Database, OpenError, Settings};
 pub use directory_store::{DirectoryUser, SqliteDirectoryStore};
+pub use grant_store::SqliteGrantStore;
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
 pub use scim_store::SqliteScimStore;
 pub use token_store::{SqliteIssuanceStore, SqliteRevocationStore};

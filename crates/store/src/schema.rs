@@ -11,7 +11,7 @@
 pub const APPLICATION_ID: i64 = 0x4355_5354;
 
 /// The schema version this build writes and reads (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// The migrations, oldest first; `MIGRATIONS.len() == SCHEMA_VERSION`.
 pub(crate) const MIGRATIONS: &[&str] = &[
@@ -71,7 +71,26 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX scim_resource_unique ON scim_resource (kind, unique_key)
         WHERE unique_key IS NOT NULL;
     ",
-    // 2: the customer directory (token subjects that are not SCIM Users).
+    // 2: access grants (access::GrantStore).
+    "
+    -- The grant whole, as access::Grant JSON, plus the columns queries
+    -- need (the server lists by holder and by state; the JSON is the
+    -- truth, the columns are derived from it on every put).
+    CREATE TABLE access_grant (
+        id           TEXT    NOT NULL PRIMARY KEY,
+        holder_kind  TEXT    NOT NULL CHECK (holder_kind IN ('principal', 'group')),
+        holder       TEXT    NOT NULL,
+        dataset      TEXT    NOT NULL,
+        valid_from   INTEGER NOT NULL,
+        valid_until  INTEGER NOT NULL CHECK (valid_until > valid_from),
+        approved     INTEGER NOT NULL CHECK (approved IN (0, 1)),
+        revoked      INTEGER NOT NULL CHECK (revoked IN (0, 1)),
+        body         TEXT    NOT NULL CHECK (json_valid(body))
+    ) STRICT;
+    CREATE INDEX access_grant_holder ON access_grant (holder_kind, holder);
+    CREATE INDEX access_grant_until ON access_grant (valid_until);
+    ",
+    // 3: the customer directory (token subjects that are not SCIM Users).
     "
     -- Customers known to the customer identity system, with their status;
     -- a token subject in neither this table nor scim_resource is unknown.
