@@ -45,8 +45,7 @@ pub(crate) struct GrantState {
 impl GrantState {
     /// Loads every stored grant into a new engine.
     pub(crate) fn open(db: &store::Database) -> Result<GrantState, crate::run::ServerError> {
-        let _ = db;
-        let store = access::MemoryGrantStore::new(); // TEMP-MERGE: SqliteGrantStore
+        let store = store::SqliteGrantStore::new(db)?;
         let grants = store
             .list()
             .map_err(|e| crate::run::ServerError::Grants(e.to_string()))?;
