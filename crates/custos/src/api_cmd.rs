@@ -109,6 +109,17 @@ impl Api {
         )
     }
 
+    /// PATCH a SCIM body to `path`.
+    pub fn post_patch(&self, path: &str, body: &[u8]) -> anyhow::Result<Answer> {
+        self.answer(
+            self.agent
+                .patch(&format!("{}{path}", self.base))
+                .header("authorization", &self.authorization)
+                .header("content-type", "application/scim+json")
+                .send(body),
+        )
+    }
+
     /// POST a form (`application/x-www-form-urlencoded`) to `path`.
     pub fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> anyhow::Result<Answer> {
         self.answer(

@@ -217,12 +217,30 @@ fn demo(dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
         scan.first_never_issued
             .map_or_else(|| "-".to_owned(), |i| i.to_string())
     );
-    println!(
-        "      (Refusing such tokens at the gateway and alerting on them comes with the token authority.)"
-    );
 
     step(
         4,
+        "The same attack against Custos' token authority, through the running server",
+    );
+    let before_tokens = final_cp.size();
+    crate::demo_tokens::show(&server, dir, &world, 10_000)?;
+    let final_cp = {
+        let note = std::fs::read(dir.join("log").join("checkpoint"))?;
+        tlog::open_checkpoint(&note, ORIGIN, &vkey)?
+    };
+    let control = scan_control(dir, before_tokens, final_cp.size())?;
+    println!(
+        "      the ledger recorded {} control-plane entries in this step: {}",
+        control.values().sum::<u64>(),
+        control
+            .iter()
+            .map(|(k, n)| format!("{k} ×{n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+
+    step(
+        5,
         "An auditor fetches the log over HTTP from /log/ and verifies it with only the public key",
     );
     // The auditor's copy lives in memory when the machine has a tmpfs (it
@@ -252,7 +270,7 @@ fn demo(dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     server.stop()?;
     println!("      server stopped gracefully (SIGTERM): nothing acknowledged is lost");
 
-    step(5, "Proving one forged-token access is in the log");
+    step(6, "Proving one forged-token access is in the log");
     let index = scan.first_never_issued.unwrap_or(0);
     let mut reader = LogReader::open(dir)?;
     let entry = reader.entry(index, final_cp.size())?;
@@ -272,12 +290,6 @@ fn demo(dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
         bytes.len(),
         parsed.hashes.len()
     );
-
-    step(
-        6,
-        "The same attack against Custos' token authority (crate `token`; served over HTTP next)",
-    );
-    crate::demo_tokens::show(dir, &world, 10_000)?;
 
     step(
         7,
@@ -607,4 +619,36 @@ fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Counts the control-plane entries in `[from, to)` by operation (token
+/// refusals by reason), and fails if one holds a raw customer id.
+fn scan_control(
+    dir: &Path,
+    from: u64,
+    to: u64,
+) -> anyhow::Result<std::collections::BTreeMap<String, u64>> {
+    let mut reader = LogReader::open(dir)?;
+    let mut by = std::collections::BTreeMap::new();
+    for i in from..to {
+        let entry = reader.entry(i, to)?;
+        if entry.windows(5).any(|w| w == b"cust-") {
+            bail!("ledger entry {i} holds a raw customer id");
+        }
+        let v: serde_json::Value = serde_json::from_slice(&entry)
+            .with_context(|| format!("ledger entry {i} is not JSON"))?;
+        let op = v
+            .pointer("/api/operation")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("other");
+        let key = match v
+            .pointer("/unmapped/custos/refusal")
+            .and_then(serde_json::Value::as_str)
+        {
+            Some(code) => format!("{op} refused {code}"),
+            None => op.to_owned(),
+        };
+        *by.entry(key).or_insert(0) += 1;
+    }
+    Ok(by)
 }

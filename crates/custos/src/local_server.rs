@@ -31,22 +31,7 @@ impl ServerProcess {
         if !out.status.success() {
             bail!("ledger init: {}", String::from_utf8_lossy(&out.stderr));
         }
-        let out = Command::new(&exe)
-            .args([
-                "admin", "token", "--role", "ingest", "--name", "local", "--data",
-            ])
-            .arg(data)
-            .output()?;
-        if !out.status.success() {
-            bail!("admin token: {}", String::from_utf8_lossy(&out.stderr));
-        }
-        let token = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .rev()
-            .map(str::trim)
-            .find(|l| !l.is_empty())
-            .context("admin token printed nothing")?
-            .to_owned();
+        let token = issue_credential(data, "ingest", "local")?;
         let mut child = Command::new(&exe)
             .args([
                 "serve",
@@ -81,6 +66,12 @@ impl ServerProcess {
             token,
             stopped: AtomicBool::new(false),
         })
+    }
+
+    /// A new credential with `role` for this server's data directory (the
+    /// server picks it up at once).
+    pub fn credential(&self, data: &Path, role: &str, name: &str) -> anyhow::Result<String> {
+        issue_credential(data, role, name)
     }
 
     /// (current RSS, peak RSS) in MiB, from /proc.
@@ -118,4 +109,24 @@ impl Drop for ServerProcess {
             let _ = self.child.wait();
         }
     }
+}
+
+/// Runs `custos admin token --data DATA --role ROLE --name NAME`; the
+/// credential it prints.
+fn issue_credential(data: &Path, role: &str, name: &str) -> anyhow::Result<String> {
+    let exe = std::env::current_exe().context("cannot find the custos binary")?;
+    let out = Command::new(&exe)
+        .args(["admin", "token", "--role", role, "--name", name, "--data"])
+        .arg(data)
+        .output()?;
+    if !out.status.success() {
+        bail!("admin token: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .context("admin token printed nothing")?
+        .to_owned())
 }

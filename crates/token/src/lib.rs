@@ -24,6 +24,8 @@ mod authority;
 mod clock;
 mod filestore;
 pub mod fuzzing;
+#[cfg(feature = "http-feed")]
+mod http_feed;
 mod jwks;
 mod jwt;
 mod keys;
@@ -40,6 +42,8 @@ pub use authority::{
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use filestore::FileKeyStore;
+#[cfg(feature = "http-feed")]
+pub use http_feed::HttpFeed;
 pub use jwks::{Jwk, Jwks, JwksError};
 pub use jwt::{ALG, Claimed, Claims, MAX_TOKEN_LEN, peek};
 pub use keys::{KeyInfo, KeyMaterial, KeyRecord, KeyState, RetireReason, thumbprint};
