@@ -162,6 +162,10 @@ pub struct DemoArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCmd {
+    /// The token authority over HTTP: introspection throughput (vs the same
+    /// client's GET /healthz rate) and offboarding-to-first-refusal time over
+    /// many trials, for introspection and an embedded verifier.
+    Token(crate::bench_token::TokenBenchArgs),
     /// Event ingest over loopback HTTP through a `custos serve` child process:
     /// throughput (vs the raw ledger append rate of the same events), ack
     /// latency at an offered rate, and behaviour under 3× overload.

@@ -6,6 +6,7 @@ mod api_cmd;
 mod bench;
 mod bench_events;
 mod bench_ingest;
+mod bench_token;
 mod cli;
 mod demo;
 mod demo_tokens;

@@ -32,7 +32,7 @@ use crate::app::AppState;
 use crate::auth::Authorized;
 use crate::error::ApiError;
 use crate::record::{ACCESS_LOG_NAME, Activity, Actor, ControlEntry, append_durable, now_ms};
-use crate::tokens::{AdminPolicy, GatewayPolicy, ReadPolicy, actor_of};
+use crate::tokens::{AdminPolicy, GatewayPolicy, ReadPolicy, actor_of, read_whole};
 
 /// The grant engine and its store.
 pub(crate) struct GrantState {
@@ -201,20 +201,25 @@ async fn create(
     State(state): State<AppState>,
     auth: Result<Authorized<AdminPolicy>, ApiError>,
     body: Bytes,
-) -> Result<Response, ApiError> {
-    let cred = auth?.0;
-    let actor = actor_of(&state, &cred);
-    let now = now_s(&state);
-    let g =
-        access::parse_grant_request(&body, &person(&actor), now, new_grant_id()).map_err(|e| {
-            ApiError::invalid_fields(
-                format!("the grant request is invalid: {e}"),
-                serde_json::to_value(&e.problems).unwrap_or(Value::Null),
-            )
-        })?;
-    let _guard = grants(&state).lock.lock().await;
-    let g = commit(&state, g, "custos.grant.request", Activity::Create, &actor).await?;
-    Ok(json_response(StatusCode::CREATED, grant_json(&g, now)))
+) -> Response {
+    let r: Result<Response, ApiError> = async move {
+        let cred = auth?.0;
+        let actor = actor_of(&state, &cred);
+        let now = now_s(&state);
+        let g = access::parse_grant_request(&body, &person(&actor), now, new_grant_id()).map_err(
+            |e| {
+                ApiError::invalid_fields(
+                    format!("the grant request is invalid: {e}"),
+                    serde_json::to_value(&e.problems).unwrap_or(Value::Null),
+                )
+            },
+        )?;
+        let _guard = grants(&state).lock.lock().await;
+        let g = commit(&state, g, "custos.grant.request", Activity::Create, &actor).await?;
+        Ok(json_response(StatusCode::CREATED, grant_json(&g, now)))
+    }
+    .await;
+    read_whole(r)
 }
 
 #[derive(Deserialize)]
@@ -301,26 +306,30 @@ async fn revoke(
     auth: Result<Authorized<AdminPolicy>, ApiError>,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<Response, ApiError> {
-    let cred = auth?.0;
-    let actor = actor_of(&state, &cred);
-    let b: RevokeBody = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))?;
-    if b.reason.is_empty() || b.reason.len() > 512 || b.reason.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "$.reason: must be 1 to 512 bytes without control characters",
-        ));
+) -> Response {
+    let r: Result<Response, ApiError> = async move {
+        let cred = auth?.0;
+        let actor = actor_of(&state, &cred);
+        let b: RevokeBody = serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))?;
+        if b.reason.is_empty() || b.reason.len() > 512 || b.reason.chars().any(char::is_control) {
+            return Err(ApiError::bad_request(
+                "$.reason: must be 1 to 512 bytes without control characters",
+            ));
+        }
+        let now = now_s(&state);
+        let _guard = grants(&state).lock.lock().await;
+        let mut g = grants(&state)
+            .engine
+            .grant(&id)
+            .ok_or_else(ApiError::not_found)?;
+        access::revoke(&mut g, &person(&actor), &b.reason, now)
+            .map_err(|e| ApiError::conflict("revoke_refused", e.to_string()))?;
+        let g = commit(&state, g, "custos.grant.revoke", Activity::Delete, &actor).await?;
+        Ok(json_response(StatusCode::OK, grant_json(&g, now)))
     }
-    let now = now_s(&state);
-    let _guard = grants(&state).lock.lock().await;
-    let mut g = grants(&state)
-        .engine
-        .grant(&id)
-        .ok_or_else(ApiError::not_found)?;
-    access::revoke(&mut g, &person(&actor), &b.reason, now)
-        .map_err(|e| ApiError::conflict("revoke_refused", e.to_string()))?;
-    let g = commit(&state, g, "custos.grant.revoke", Activity::Delete, &actor).await?;
-    Ok(json_response(StatusCode::OK, grant_json(&g, now)))
+    .await;
+    read_whole(r)
 }
 
 /// Revokes every unrevoked grant held directly by `principal`
@@ -382,56 +391,60 @@ async fn authorize(
     State(state): State<AppState>,
     auth: Result<Authorized<GatewayPolicy>, ApiError>,
     body: Bytes,
-) -> Result<Response, ApiError> {
-    let cred = auth?.0;
-    let req = access::parse_authz_request(&body).map_err(|e| {
-        ApiError::invalid_fields(
-            format!("the authorization request is invalid: {e}"),
-            serde_json::to_value(&e.problems).unwrap_or(Value::Null),
+) -> Response {
+    let r: Result<Response, ApiError> = async move {
+        let cred = auth?.0;
+        let req = access::parse_authz_request(&body).map_err(|e| {
+            ApiError::invalid_fields(
+                format!("the authorization request is invalid: {e}"),
+                serde_json::to_value(&e.problems).unwrap_or(Value::Null),
+            )
+        })?;
+        let principal = state.inner().tokens.directory.principal(&req.principal);
+        let now = now_s(&state);
+        let decision = grants(&state)
+            .engine
+            .authorize(&req, principal.as_ref(), now);
+        let mut e = ControlEntry::new(
+            ACCESS_LOG_NAME,
+            "custos.authorize",
+            Activity::Read,
+            actor_of(&state, &cred),
+            now_ms(&state),
         )
-    })?;
-    let principal = state.inner().tokens.directory.principal(&req.principal);
-    let now = now_s(&state);
-    let decision = grants(&state)
-        .engine
-        .authorize(&req, principal.as_ref(), now);
-    let mut e = ControlEntry::new(
-        ACCESS_LOG_NAME,
-        "custos.authorize",
-        Activity::Read,
-        actor_of(&state, &cred),
-        now_ms(&state),
-    )
-    .resource("principal", req.principal.clone())
-    .with("decision", if decision.allow { "allow" } else { "deny" })
-    .with("dataset", req.dataset.clone())
-    .with(
-        "categories",
-        req.categories.iter().cloned().collect::<Vec<_>>(),
-    )
-    .with("purpose", req.purpose.clone())
-    .with("subject_count", req.subjects.len())
-    .with(
-        "reasons",
-        decision.reasons.iter().map(|r| r.code).collect::<Vec<_>>(),
-    );
-    if let Some(g) = &decision.grant {
-        e = e.with("grant", g.clone());
-    }
-    if !decision.allow {
-        e = e.failed();
-    }
-    match append_durable(&state, &[e.encode()]).await {
-        Ok(_) => state.metrics().control_logged(1),
-        Err(err) => {
-            tracing::error!(error = %err, "an authorization decision could not be recorded");
-            return Err(ApiError::unavailable(
-                "the decision could not be recorded in the ledger; retry later",
-            ));
+        .resource("principal", req.principal.clone())
+        .with("decision", if decision.allow { "allow" } else { "deny" })
+        .with("dataset", req.dataset.clone())
+        .with(
+            "categories",
+            req.categories.iter().cloned().collect::<Vec<_>>(),
+        )
+        .with("purpose", req.purpose.clone())
+        .with("subject_count", req.subjects.len())
+        .with(
+            "reasons",
+            decision.reasons.iter().map(|r| r.code).collect::<Vec<_>>(),
+        );
+        if let Some(g) = &decision.grant {
+            e = e.with("grant", g.clone());
         }
+        if !decision.allow {
+            e = e.failed();
+        }
+        match append_durable(&state, &[e.encode()]).await {
+            Ok(_) => state.metrics().control_logged(1),
+            Err(err) => {
+                tracing::error!(error = %err, "an authorization decision could not be recorded");
+                return Err(ApiError::unavailable(
+                    "the decision could not be recorded in the ledger; retry later",
+                ));
+            }
+        }
+        Ok(json_response(
+            StatusCode::OK,
+            serde_json::to_value(&decision).unwrap_or(Value::Null),
+        ))
     }
-    Ok(json_response(
-        StatusCode::OK,
-        serde_json::to_value(&decision).unwrap_or(Value::Null),
-    ))
+    .await;
+    read_whole(r)
 }

@@ -349,7 +349,10 @@ fn open_tokens(
         Arc::new(TokenClock(clock)),
         Arc::new(keys),
         Arc::new(store::SqliteIssuanceStore::new(db)?),
-        Arc::new(store::SqliteRevocationStore::new(db)?),
+        Arc::new(
+            token::IndexedRevocationStore::open(store::SqliteRevocationStore::new(db)?)
+                .map_err(|e| ServerError::Token(e.to_string()))?,
+        ),
     )
     .map_err(|e| ServerError::Token(e.to_string()))?;
     let changes = authority

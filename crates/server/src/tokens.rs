@@ -291,52 +291,56 @@ pub(crate) async fn issue(
     State(state): State<AppState>,
     auth: Result<Authorized<GatewayPolicy>, ApiError>,
     body: Bytes,
-) -> Result<Response, ApiError> {
-    let cred = auth?.0;
-    let req = parse_issue(&body)?;
-    let st = state.clone();
-    let issued = blocking(move || {
-        let t = tokens(&st);
-        t.authority.issue(
-            &token::IssueRequest {
-                sub: req.sub,
-                aud: req.aud,
-                scope: req.scope,
-                roles: req.roles,
-                client_id: req.client_id,
-                lifetime_secs: req.lifetime_secs,
-            },
-            t.directory.as_ref(),
+) -> Response {
+    let r: Result<Response, ApiError> = async move {
+        let cred = auth?.0;
+        let req = parse_issue(&body)?;
+        let st = state.clone();
+        let issued = blocking(move || {
+            let t = tokens(&st);
+            t.authority.issue(
+                &token::IssueRequest {
+                    sub: req.sub,
+                    aud: req.aud,
+                    scope: req.scope,
+                    roles: req.roles,
+                    client_id: req.client_id,
+                    lifetime_secs: req.lifetime_secs,
+                },
+                t.directory.as_ref(),
+            )
+        })
+        .await?;
+        let issued = match issued {
+            Ok(i) => i,
+            Err(token::IssueError::Store(e)) => return Err(store_failed(&e)),
+            Err(e) => {
+                return Err(ApiError::unprocessable(
+                    "token_not_issued",
+                    format!("no token issued: {e}"),
+                ));
+            }
+        };
+        // A scheduled rotation may have fallen due inside issue().
+        record_lifecycle(&state, &issued.lifecycle, &actor_of(&state, &cred)).await?;
+        let r = &issued.record;
+        let mut resp = (
+            StatusCode::OK,
+            Json(json!({
+                "access_token": issued.token,
+                "token_type": "Bearer",
+                "expires_in": r.exp.saturating_sub(r.iat),
+                "jti": r.jti,
+                "kid": r.kid,
+            })),
         )
-    })
-    .await?;
-    let issued = match issued {
-        Ok(i) => i,
-        Err(token::IssueError::Store(e)) => return Err(store_failed(&e)),
-        Err(e) => {
-            return Err(ApiError::unprocessable(
-                "token_not_issued",
-                format!("no token issued: {e}"),
-            ));
-        }
-    };
-    // A scheduled rotation may have fallen due inside issue().
-    record_lifecycle(&state, &issued.lifecycle, &actor_of(&state, &cred)).await?;
-    let r = &issued.record;
-    let mut resp = (
-        StatusCode::OK,
-        Json(json!({
-            "access_token": issued.token,
-            "token_type": "Bearer",
-            "expires_in": r.exp.saturating_sub(r.iat),
-            "jti": r.jti,
-            "kid": r.kid,
-        })),
-    )
-        .into_response();
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(resp)
+            .into_response();
+        resp.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        Ok(resp)
+    }
+    .await;
+    read_whole(r)
 }
 
 /// RFC 7662 §2.1 request parameters (form-encoded), plus where the token
@@ -353,16 +357,22 @@ pub(crate) struct IntrospectForm {
     custos_src_country: Option<String>,
 }
 
-type FormBody<T> = Result<axum::Form<T>, axum::extract::rejection::FormRejection>;
-
-/// The form, or 400 saying what is wrong with it.
-fn form<T>(f: FormBody<T>) -> Result<T, ApiError> {
-    f.map(|f| f.0).map_err(|e| {
+/// Parses an `application/x-www-form-urlencoded` body, or 400 saying what
+/// is wrong with it.
+fn form<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_urlencoded::from_bytes(body).map_err(|e| {
         ApiError::bad_request(format!(
-            "the body must be application/x-www-form-urlencoded: {}",
-            e.body_text()
+            "the body must be application/x-www-form-urlencoded: {e}"
         ))
     })
+}
+
+/// The response of a handler that read its whole body (`Bytes`
+/// extractor): the connection may serve the next request.
+pub(crate) fn read_whole(r: Result<Response, ApiError>) -> Response {
+    let mut resp = r.into_response();
+    resp.extensions_mut().insert(crate::app::BodyConsumed);
+    resp
 }
 
 fn introspection_json(body: String) -> Response {
@@ -380,50 +390,54 @@ fn introspection_json(body: String) -> Response {
 pub(crate) async fn introspect(
     State(state): State<AppState>,
     auth: Result<Authorized<GatewayPolicy>, ApiError>,
-    body: FormBody<IntrospectForm>,
-) -> Result<Response, ApiError> {
-    let cred = auth?.0;
-    let f = form(body)?;
-    let Some(tok) = f.token.filter(|t| !t.is_empty()) else {
-        // RFC 7662 §2.1: `token` is REQUIRED.
-        return Err(ApiError::bad_request("the token parameter is required"));
-    };
-    let t = tokens(&state);
-    // The checks are CPU-bound (one Ed25519 verification, memory lookups,
-    // SQLite reads of at most two indexed rows): cheaper inline than a hop
-    // to the blocking pool.
-    let verdict = t.authority.check(&tok, t.directory.as_ref());
-    match verdict {
-        Ok(v) => {
-            state.metrics().introspection("active");
-            let body = token::Introspection { verdict: Ok(v) }.to_json();
-            Ok(introspection_json(body))
-        }
-        Err(refusal) => {
-            state.metrics().introspection(refusal.code());
-            let entry = refusal_entry(
-                &state,
-                &cred,
-                &tok,
-                &refusal,
-                f.custos_src_ip.as_deref(),
-                f.custos_src_country.as_deref(),
-            );
-            if let Err(e) = append_durable(&state, &[entry]).await {
-                state.metrics().refusal_unrecorded();
-                tracing::error!(error = %e, reason = refusal.code(),
-                    "a token refusal could not be recorded in the ledger");
-            } else {
-                state.metrics().control_logged(1);
+    body: Bytes,
+) -> Response {
+    let r: Result<Response, ApiError> = async move {
+        let cred = auth?.0;
+        let f: IntrospectForm = form(&body)?;
+        let Some(tok) = f.token.filter(|t| !t.is_empty()) else {
+            // RFC 7662 §2.1: `token` is REQUIRED.
+            return Err(ApiError::bad_request("the token parameter is required"));
+        };
+        let t = tokens(&state);
+        // The checks are CPU-bound (one Ed25519 verification, memory lookups,
+        // SQLite reads of at most two indexed rows): cheaper inline than a hop
+        // to the blocking pool.
+        let verdict = t.authority.check(&tok, t.directory.as_ref());
+        match verdict {
+            Ok(v) => {
+                state.metrics().introspection("active");
+                let body = token::Introspection { verdict: Ok(v) }.to_json();
+                Ok(introspection_json(body))
             }
-            Ok(introspection_json(
-                token::Introspection {
-                    verdict: Err(refusal),
+            Err(refusal) => {
+                state.metrics().introspection(refusal.code());
+                let entry = refusal_entry(
+                    &state,
+                    &cred,
+                    &tok,
+                    &refusal,
+                    f.custos_src_ip.as_deref(),
+                    f.custos_src_country.as_deref(),
+                );
+                if let Err(e) = append_durable(&state, &[entry]).await {
+                    state.metrics().refusal_unrecorded();
+                    tracing::error!(error = %e, reason = refusal.code(),
+                        "a token refusal could not be recorded in the ledger");
+                } else {
+                    state.metrics().control_logged(1);
                 }
-                .to_json(),
-            ))
+                Ok(introspection_json(
+                    token::Introspection {
+                        verdict: Err(refusal),
+                    }
+                    .to_json(),
+                ))
+            }
         }
     }
+    .await;
+    read_whole(r)
 }
 
 /// The ledger entry of a refused token: an API Activity *Read* that
@@ -487,22 +501,26 @@ pub(crate) struct RevokeForm {
 pub(crate) async fn revoke(
     State(state): State<AppState>,
     auth: Result<Authorized<GatewayPolicy>, ApiError>,
-    body: FormBody<RevokeForm>,
-) -> Result<Response, ApiError> {
-    let cred = auth?.0;
-    let f = form(body)?;
-    let Some(tok) = f.token.filter(|t| !t.is_empty()) else {
-        return Err(ApiError::bad_request("the token parameter is required"));
-    };
-    let st = state.clone();
-    let _guard = tokens(&state).lifecycle_lock.lock().await;
-    let revoked = blocking(move || tokens(&st).authority.revoke_token(&tok))
-        .await?
-        .map_err(|e| store_failed(&e))?;
-    if let Some(r) = revoked {
-        record_lifecycle(&state, &[Lifecycle::Revoked(r)], &actor_of(&state, &cred)).await?;
+    body: Bytes,
+) -> Response {
+    let r: Result<Response, ApiError> = async move {
+        let cred = auth?.0;
+        let f: RevokeForm = form(&body)?;
+        let Some(tok) = f.token.filter(|t| !t.is_empty()) else {
+            return Err(ApiError::bad_request("the token parameter is required"));
+        };
+        let st = state.clone();
+        let _guard = tokens(&state).lifecycle_lock.lock().await;
+        let revoked = blocking(move || tokens(&st).authority.revoke_token(&tok))
+            .await?
+            .map_err(|e| store_failed(&e))?;
+        if let Some(r) = revoked {
+            record_lifecycle(&state, &[Lifecycle::Revoked(r)], &actor_of(&state, &cred)).await?;
+        }
+        Ok(StatusCode::OK.into_response())
     }
-    Ok(StatusCode::OK.into_response())
+    .await;
+    read_whole(r)
 }
 
 #[derive(Deserialize)]
@@ -600,23 +618,27 @@ pub(crate) async fn add_custodian(
     auth: Result<Authorized<AdminPolicy>, ApiError>,
     Path(kid): Path<String>,
     body: Bytes,
-) -> Result<Response, ApiError> {
-    let cred = auth?.0;
-    let b: CustodianBody = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))?;
-    if b.principal.is_empty() || b.principal.len() > 256 {
-        return Err(ApiError::bad_request("$.principal: must be 1 to 256 bytes"));
+) -> Response {
+    let r: Result<Response, ApiError> = async move {
+        let cred = auth?.0;
+        let b: CustodianBody = serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))?;
+        if b.principal.is_empty() || b.principal.len() > 256 {
+            return Err(ApiError::bad_request("$.principal: must be 1 to 256 bytes"));
+        }
+        if !tokens(&state).authority.keys().iter().any(|k| k.kid == kid) {
+            return Err(ApiError::not_found());
+        }
+        let st = state.clone();
+        let _guard = tokens(&state).lifecycle_lock.lock().await;
+        let changes = blocking(move || tokens(&st).authority.add_custodian(&kid, &b.principal))
+            .await?
+            .map_err(|e| store_failed(&e))?;
+        record_lifecycle(&state, &changes, &actor_of(&state, &cred)).await?;
+        Ok(feed_json(json!({ "changes": changes })))
     }
-    if !tokens(&state).authority.keys().iter().any(|k| k.kid == kid) {
-        return Err(ApiError::not_found());
-    }
-    let st = state.clone();
-    let _guard = tokens(&state).lifecycle_lock.lock().await;
-    let changes = blocking(move || tokens(&st).authority.add_custodian(&kid, &b.principal))
-        .await?
-        .map_err(|e| store_failed(&e))?;
-    record_lifecycle(&state, &changes, &actor_of(&state, &cred)).await?;
-    Ok(feed_json(json!({ "changes": changes })))
+    .await;
+    read_whole(r)
 }
 
 /// What offboarding did, for the response and the caller's own records.
@@ -773,54 +795,58 @@ pub(crate) async fn put_subjects(
     State(state): State<AppState>,
     auth: Result<Authorized<ProvisionPolicy>, ApiError>,
     body: Bytes,
-) -> Result<Response, ApiError> {
-    let cred = auth?.0;
-    let subjects = parse_subjects(&body)?;
-    let mut counts = [0u64; 4];
-    for (_, s) in &subjects {
-        let i = match s {
-            SubjectStatus::Active => 0,
-            SubjectStatus::Suspended => 1,
-            SubjectStatus::Offboarded => 2,
-            SubjectStatus::Unknown => 3,
-        };
-        if let Some(c) = counts.get_mut(i) {
-            *c += 1;
+) -> Response {
+    let r: Result<Response, ApiError> = async move {
+        let cred = auth?.0;
+        let subjects = parse_subjects(&body)?;
+        let mut counts = [0u64; 4];
+        for (_, s) in &subjects {
+            let i = match s {
+                SubjectStatus::Active => 0,
+                SubjectStatus::Suspended => 1,
+                SubjectStatus::Offboarded => 2,
+                SubjectStatus::Unknown => 3,
+            };
+            if let Some(c) = counts.get_mut(i) {
+                *c += 1;
+            }
         }
-    }
-    let st = state.clone();
-    let at = u64::try_from(now_ms(&state)).unwrap_or(0);
-    let n = blocking(move || tokens(&st).directory.put_customers(&subjects, at))
-        .await?
-        .map_err(|e| store_failed(&e))?;
-    let [active, suspended, offboarded, removed] = counts;
-    let entry = ControlEntry::new(
-        PRINCIPAL_LOG_NAME,
-        "custos.subjects.put",
-        Activity::Update,
-        actor_of(&state, &cred),
-        now_ms(&state),
-    )
-    .with("active", active)
-    .with("suspended", suspended)
-    .with("offboarded", offboarded)
-    .with("removed", removed)
-    .encode();
-    match append_durable(&state, &[entry]).await {
-        Ok(_) => state.metrics().control_logged(1),
-        Err(e) => {
-            tracing::error!(error = %e, "subjects stored but the ledger entry could not be appended");
-            return Err(ApiError::unavailable(
-                "the subjects were stored but the ledger could not record it; retry later",
-            ));
+        let st = state.clone();
+        let at = u64::try_from(now_ms(&state)).unwrap_or(0);
+        let n = blocking(move || tokens(&st).directory.put_customers(&subjects, at))
+            .await?
+            .map_err(|e| store_failed(&e))?;
+        let [active, suspended, offboarded, removed] = counts;
+        let entry = ControlEntry::new(
+            PRINCIPAL_LOG_NAME,
+            "custos.subjects.put",
+            Activity::Update,
+            actor_of(&state, &cred),
+            now_ms(&state),
+        )
+        .with("active", active)
+        .with("suspended", suspended)
+        .with("offboarded", offboarded)
+        .with("removed", removed)
+        .encode();
+        match append_durable(&state, &[entry]).await {
+            Ok(_) => state.metrics().control_logged(1),
+            Err(e) => {
+                tracing::error!(error = %e, "subjects stored but the ledger entry could not be appended");
+                return Err(ApiError::unavailable(
+                    "the subjects were stored but the ledger could not record it; retry later",
+                ));
+            }
         }
+        let (staff, customers) = tokens(&state).directory.sizes();
+        Ok(feed_json(json!({
+            "written": n,
+            "active": active, "suspended": suspended, "offboarded": offboarded, "removed": removed,
+            "directory": { "staff": staff, "customers": customers },
+        })))
     }
-    let (staff, customers) = tokens(&state).directory.sizes();
-    Ok(feed_json(json!({
-        "written": n,
-        "active": active, "suspended": suspended, "offboarded": offboarded, "removed": removed,
-        "directory": { "staff": staff, "customers": customers },
-    })))
+    .await;
+    read_whole(r)
 }
 
 /// Parses `POST /v1/subjects`; every error with its place.

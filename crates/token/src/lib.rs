@@ -30,6 +30,7 @@ mod jwks;
 mod jwt;
 mod keys;
 mod refusal;
+mod revindex;
 mod store;
 mod verified;
 mod verifier;
@@ -48,6 +49,7 @@ pub use jwks::{Jwk, Jwks, JwksError};
 pub use jwt::{ALG, Claimed, Claims, MAX_TOKEN_LEN, peek};
 pub use keys::{KeyInfo, KeyMaterial, KeyRecord, KeyState, RetireReason, thumbprint};
 pub use refusal::Refusal;
+pub use revindex::IndexedRevocationStore;
 pub use store::{
     IssuanceRecord, IssuanceStore, KeyStore, MemoryIssuanceStore, MemoryKeyStore,
     MemoryRevocationStore, Revocation, RevocationReason, RevocationStore, RevocationTarget,
