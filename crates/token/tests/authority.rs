@@ -555,3 +555,46 @@ fn breach_forged_tokens_from_a_kept_key_are_refused() {
     let fresh = again.issue(&req("customer-1"), &people).unwrap();
     assert_eq!(Some(fresh.record.kid), report.new_key);
 }
+
+/// A token checked once is remembered (its signature is not verified
+/// again), but everything that can change is still checked on every use, in
+/// the same order and with the same refusal as the first time.
+#[test]
+fn a_remembered_token_still_meets_every_changing_check() {
+    let s = setup();
+    let a = s.authority.issue(&req("alice"), &s.people).unwrap();
+    let b = s.authority.issue(&req("bob"), &s.people).unwrap();
+    let c = s.authority.issue(&req("carol"), &s.people).unwrap();
+    for t in [&a.token, &b.token, &c.token] {
+        for _ in 0..3 {
+            assert!(s.authority.check(t, &s.people).is_ok());
+        }
+    }
+    // Subject status, revocations and the clock after the token was remembered.
+    s.people.set("alice", SubjectStatus::Suspended);
+    assert_eq!(refusal(&s, &a.token), Refusal::SuspendedSubject);
+    s.authority
+        .revoke_jti(&b.record.jti, RevocationReason::Requested)
+        .unwrap();
+    assert_eq!(refusal(&s, &b.token), Refusal::Revoked);
+    s.clock.advance_secs(600 + 31);
+    assert_eq!(refusal(&s, &c.token), Refusal::Expired);
+
+    // A key retired after the token was remembered.
+    let s = setup();
+    let d = s.authority.issue(&req("alice"), &s.people).unwrap();
+    assert!(s.authority.check(&d.token, &s.people).is_ok());
+    s.authority.retire_now(&d.record.kid).unwrap();
+    assert_eq!(refusal(&s, &d.token), Refusal::RetiredKid);
+
+    // A remembered token's neighbours are not confused with it: one byte
+    // changed anywhere is checked from scratch and refused.
+    let s = setup();
+    let e = s.authority.issue(&req("bob"), &s.people).unwrap();
+    assert!(s.authority.check(&e.token, &s.people).is_ok());
+    let mut bytes = e.token.clone().into_bytes();
+    let last = bytes.len() - 2;
+    bytes[last] = if bytes[last] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(bytes).unwrap();
+    assert!(s.authority.check(&tampered, &s.people).is_err());
+}
