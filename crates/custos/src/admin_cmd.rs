@@ -19,8 +19,11 @@ pub enum AdminCmd {
     /// Issue a credential and print its bearer token as the last line of
     /// stdout (shown once; only its SHA-256 is stored).
     #[command(after_help = "\
-Roles: admin, analyst, auditor, ingest (POST /v1/events), scim. Roles are
-separate: admin does not imply ingest. The token works at once, also on a
+Roles: admin (keys, custody, offboarding, grants), analyst, auditor (read
+only), ingest (POST /v1/events), scim (SCIM 2.0, customers), gateway (issue,
+introspect and revoke tokens; token feeds; /v1/authorize). Roles are
+separate: admin does not imply ingest. An admin credential's --name is the
+person on the record as a grant's requester or approver. The token works at once, also on a
 running server. The issuance is recorded in the ledger (by this command, or
 by the running server if it holds the ledger).
 

@@ -77,6 +77,15 @@ pub struct ServeArgs {
     /// Log filter, e.g. `info` or `warn,custos::http=info` [default: info].
     #[arg(long, value_name = "FILTER")]
     pub log_level: Option<String>,
+    /// `iss` of the tokens the token authority issues [default: urn:custos:<ledger origin>].
+    #[arg(long, value_name = "ISSUER")]
+    pub token_issuer: Option<String>,
+    /// Default token lifetime, at most 15m [default: 10m].
+    #[arg(long, value_name = "DURATION", value_parser = parse_setting::<DurationSetting>)]
+    pub token_lifetime: Option<DurationSetting>,
+    /// Scheduled signing-key rotation period, at least 1m [default: 1d].
+    #[arg(long, value_name = "DURATION", value_parser = parse_setting::<DurationSetting>)]
+    pub key_rotation: Option<DurationSetting>,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -95,6 +104,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     flags.workers = args.workers;
     flags.log_format = args.log_format;
     flags.log_level = args.log_level;
+    flags.token_issuer = args.token_issuer;
+    flags.token_lifetime = args.token_lifetime;
+    flags.key_rotation = args.key_rotation;
     let config = server::resolve(
         flags,
         args.config.as_deref(),
