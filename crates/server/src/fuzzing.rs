@@ -403,3 +403,75 @@ fn check_served(path: &str, rel: &str, content_type: &str, cache: &str) -> Resul
     }
     Ok(())
 }
+
+/// The `token_request` target: the token authority's parsers of request
+/// bodies. The first byte picks the parser (`% 4`): 0 `POST /v1/subjects`
+/// (NDJSON or a JSON array of `{"id","status"}`), 1 `POST /v1/tokens`
+/// (JSON), 2 `POST /oauth2/introspect` (form), 3 `POST /oauth2/revoke`
+/// (form); the rest is the body.
+///
+/// Invariants: a refusal says something; a refused subjects body names the
+/// place (`line N` or `$[N]`) or the body as a whole; an accepted subjects
+/// body yields one subject per non-blank line or array element, each id
+/// 1–256 bytes without control characters; an accepted token request has a
+/// bounded subject and 1–16 audiences.
+pub fn token_request(data: &[u8]) -> Result<Outcome, String> {
+    let Some((&which, body)) = data.split_first() else {
+        return Ok(Outcome::Refused("empty input".to_owned()));
+    };
+    let refused = |e: crate::error::ApiError| -> Result<Outcome, String> {
+        let msg = e.message().to_owned();
+        if msg.is_empty() {
+            return Err("a refusal with no message".to_owned());
+        }
+        Ok(Outcome::Refused(msg))
+    };
+    match which % 4 {
+        0 => match crate::tokens::parse_subjects(body) {
+            Ok(subjects) => {
+                if let Some((id, _)) = subjects.iter().find(|(id, _)| {
+                    id.is_empty() || id.len() > 256 || id.chars().any(char::is_control)
+                }) {
+                    return Err(format!("accepted a bad subject id {id:?}"));
+                }
+                let text = std::str::from_utf8(body).unwrap_or_default();
+                if !text.trim_start().starts_with('[') {
+                    let lines = text.lines().filter(|l| !l.trim().is_empty()).count();
+                    if lines != subjects.len() {
+                        return Err(format!("{lines} lines but {} subjects", subjects.len()));
+                    }
+                }
+                Ok(Outcome::Accepted(format!("{} subjects", subjects.len())))
+            }
+            Err(e) => {
+                let msg = e.message();
+                let placed = msg.contains("line ")
+                    || msg.contains("$[")
+                    || msg.contains("body")
+                    || msg.contains("JSON array")
+                    || msg.contains("subjects per request");
+                if !placed {
+                    return Err(format!("a refusal that names no place: {msg}"));
+                }
+                refused(e)
+            }
+        },
+        1 => match crate::tokens::parse_issue_body(body) {
+            Ok((sub, aud)) => {
+                if sub.is_empty() || sub.len() > 256 || aud.is_empty() || aud.len() > 16 {
+                    return Err(format!("accepted sub {sub:?} with {} audiences", aud.len()));
+                }
+                Ok(Outcome::Accepted(format!("token for {sub}")))
+            }
+            Err(e) => refused(e),
+        },
+        2 => match crate::tokens::parse_introspect_form(body) {
+            Ok(t) => Ok(Outcome::Accepted(format!("token of {} bytes", t.len()))),
+            Err(e) => refused(e),
+        },
+        _ => match crate::tokens::parse_revoke_form(body) {
+            Ok(t) => Ok(Outcome::Accepted(format!("token of {} bytes", t.len()))),
+            Err(e) => refused(e),
+        },
+    }
+}

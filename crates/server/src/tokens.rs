@@ -770,8 +770,10 @@ pub(crate) async fn principal(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SubjectLine {
-    id: String,
-    status: SubjectWord,
+    // Values, checked one by one below, so that every error names its
+    // field (serde's own messages do not for a wrong type or status word).
+    id: Value,
+    status: Value,
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -879,21 +881,25 @@ pub(crate) fn parse_subjects(body: &[u8]) -> Result<Vec<(String, SubjectStatus)>
     let mut errors = Vec::new();
     let mut out = Vec::with_capacity(items.len());
     for (place, item) in items {
-        match item {
-            Ok(s) if s.id.is_empty() || s.id.len() > 256 || s.id.chars().any(char::is_control) => {
+        match item.map(|s| (s.id, serde_json::from_value::<SubjectWord>(s.status))) {
+            Ok((Value::String(id), _))
+                if id.is_empty() || id.len() > 256 || id.chars().any(char::is_control) =>
+            {
                 errors.push(format!(
                     "{place}: $.id: must be 1 to 256 bytes without control characters"
                 ));
             }
-            Ok(s) => out.push((
-                s.id,
-                match s.status {
+            Ok((Value::String(_), Err(e))) => errors.push(format!("{place}: $.status: {e}")),
+            Ok((Value::String(id), Ok(word))) => out.push((
+                id,
+                match word {
                     SubjectWord::Active => SubjectStatus::Active,
                     SubjectWord::Suspended => SubjectStatus::Suspended,
                     SubjectWord::Offboarded => SubjectStatus::Offboarded,
                     SubjectWord::Removed => SubjectStatus::Unknown,
                 },
             )),
+            Ok(_) => errors.push(format!("{place}: $.id: must be a string")),
             Err(e) => errors.push(format!("{place}: {e}")),
         }
         if errors.len() >= 100 {
@@ -925,4 +931,25 @@ pub(crate) async fn tick(state: &AppState) {
         Ok(Err(e)) => tracing::error!(error = %e, "scheduled key rotation failed"),
         Err(_) => {}
     }
+}
+
+/// `POST /v1/tokens`'s body: `(sub, aud)` (for the fuzz target).
+pub(crate) fn parse_issue_body(body: &[u8]) -> Result<(String, Vec<String>), ApiError> {
+    parse_issue(body).map(|b| (b.sub, b.aud))
+}
+
+/// `POST /oauth2/introspect`'s form: the token (for the fuzz target).
+pub(crate) fn parse_introspect_form(body: &[u8]) -> Result<String, ApiError> {
+    let f: IntrospectForm = form(body)?;
+    f.token
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::bad_request("the token parameter is required"))
+}
+
+/// `POST /oauth2/revoke`'s form: the token (for the fuzz target).
+pub(crate) fn parse_revoke_form(body: &[u8]) -> Result<String, ApiError> {
+    let f: RevokeForm = form(body)?;
+    f.token
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::bad_request("the token parameter is required"))
 }

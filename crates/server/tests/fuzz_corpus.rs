@@ -39,11 +39,12 @@ type Target = fn(&[u8]) -> Result<Outcome, String>;
 
 /// The targets replayed here (keep in step with `elsewhere` in
 /// `crates/tlog/tests/fuzz_corpus.rs`).
-const REPLAYED: [(&str, Target); 4] = [
+const REPLAYED: [(&str, Target); 5] = [
     ("server_config", fuzzing::server_config),
     ("bearer_token", fuzzing::bearer_token),
     ("credentials_file", fuzzing::credentials_file),
     ("log_path", fuzzing::log_path),
+    ("token_request", fuzzing::token_request),
 ];
 
 fn files(target: &str) -> Vec<PathBuf> {
@@ -128,6 +129,11 @@ fn bearer_token_corpus() {
 #[test]
 fn credentials_file_corpus() {
     replay("credentials_file", fuzzing::credentials_file);
+}
+
+#[test]
+fn token_request_corpus() {
+    replay("token_request", fuzzing::token_request);
 }
 
 #[test]

@@ -359,6 +359,10 @@ fn corpus_matches_targets_and_keys() {
         "credentials_file",
         "log_path",
         "server_config",
+        "token_request",
+        // crates/access/tests/fuzz_corpus.rs:
+        "authz_request",
+        "grant_request",
     ];
     let mut all: Vec<&str> = replayed.iter().chain(elsewhere.iter()).copied().collect();
     all.sort_unstable();
