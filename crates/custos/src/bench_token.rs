@@ -131,7 +131,7 @@ fn load(
                         .context("no request")?;
                     let t = Instant::now();
                     let status = conn.roundtrip(req, &mut body)?;
-                    if n % 16 == 0 {
+                    if n.is_multiple_of(16) {
                         lat.push(t.elapsed().as_secs_f64() * 1e6);
                     }
                     if status != 200 || !check(&body) {

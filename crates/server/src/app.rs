@@ -50,6 +50,10 @@ pub(crate) struct Inner {
 }
 
 impl AppState {
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one argument per part of the state, each opened separately by Server::open"
+    )]
     pub(crate) fn new(
         config: Config,
         ledger: ledger::Ledger,

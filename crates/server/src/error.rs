@@ -24,7 +24,9 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
-    detail: Option<Value>,
+    /// Boxed: keeps `Result<_, ApiError>` small (clippy `result_large_err`;
+    /// serde_json's `Value` is larger with `preserve_order`, which Cedar turns on).
+    detail: Option<Box<Value>>,
     retry_after: Option<u64>,
     challenge: bool,
 }
@@ -82,11 +84,11 @@ impl ApiError {
                 if total == 1 { "" } else { "s" }
             ),
         );
-        e.detail = Some(json!({
+        e.detail = Some(Box::new(json!({
             "errors": errors,
             "error_count": total,
             "truncated": shown < total,
-        }));
+        })));
         e
     }
 
@@ -97,7 +99,7 @@ impl ApiError {
             "payload_too_large",
             format!("the request body exceeds {max} bytes; send smaller batches"),
         );
-        e.detail = Some(json!({ "max_body_bytes": max }));
+        e.detail = Some(Box::new(json!({ "max_body_bytes": max })));
         e
     }
 
@@ -123,7 +125,7 @@ impl ApiError {
     /// 400 with a list of `{path, reason}` errors.
     pub(crate) fn invalid_fields(message: impl Into<String>, errors: Value) -> ApiError {
         let mut e = ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message);
-        e.detail = Some(json!({ "errors": errors }));
+        e.detail = Some(Box::new(json!({ "errors": errors })));
         e
     }
 
@@ -207,7 +209,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut body = json!({ "error": self.code, "message": self.message });
         if let (Some(Value::Object(detail)), Some(obj)) =
-            (self.detail.clone(), body.as_object_mut())
+            (self.detail.clone().map(|d| *d), body.as_object_mut())
         {
             obj.extend(detail);
         }

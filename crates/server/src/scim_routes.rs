@@ -479,24 +479,28 @@ async fn follow_up(
     cred: &VerifiedCredential,
     event: &LifecycleEvent,
 ) -> Result<(), Response> {
+    let user_name = (event.resource_type == ResourceKind::User)
+        .then_some(event.name.as_deref())
+        .flatten();
+    // Offboard before the directory forgets a deleted User, so that its
+    // entries name it as staff (not as a pseudonymised customer).
+    if let Some(user_name) = user_name
+        && event.offboards()
+    {
+        let actor = crate::tokens::actor_of(state, cred);
+        crate::tokens::offboard_principal(state, user_name, &actor, "scim")
+            .await
+            .map_err(ApiError::into_scim_response)?;
+    }
     let st = state.clone();
     let reload =
         tokio::task::spawn_blocking(move || st.inner().tokens.directory.reload_staff()).await;
     if !matches!(reload, Ok(Ok(()))) {
         tracing::error!("reloading the directory after a SCIM change failed");
     }
-    if event.resource_type != ResourceKind::User {
-        return Ok(());
-    }
-    let Some(user_name) = event.name.as_deref() else {
-        return Ok(());
-    };
-    if event.offboards() {
-        let actor = crate::tokens::actor_of(state, cred);
-        crate::tokens::offboard_principal(state, user_name, &actor, "scim")
-            .await
-            .map_err(ApiError::into_scim_response)?;
-    } else if event.action == LifecycleAction::Reactivated {
+    if let Some(user_name) = user_name
+        && event.action == LifecycleAction::Reactivated
+    {
         let st = state.clone();
         let name = user_name.to_owned();
         let at = u64::try_from(crate::record::now_ms(state)).unwrap_or(0);

@@ -999,6 +999,16 @@ impl Authority {
     }
 }
 
+/// The word for a [`SubjectStatus`] in messages.
+fn subject_status_word(s: SubjectStatus) -> &'static str {
+    match s {
+        SubjectStatus::Active => "active",
+        SubjectStatus::Suspended => "suspended",
+        SubjectStatus::Offboarded => "offboarded",
+        SubjectStatus::Unknown => "unknown: not a SCIM User nor a registered customer",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -1068,15 +1078,5 @@ mod tests {
                 .iter()
                 .all(|k| k.material.is_none() || k.state == KeyState::Current)
         );
-    }
-}
-
-/// The word for a [`SubjectStatus`] in messages.
-fn subject_status_word(s: SubjectStatus) -> &'static str {
-    match s {
-        SubjectStatus::Active => "active",
-        SubjectStatus::Suspended => "suspended",
-        SubjectStatus::Offboarded => "offboarded",
-        SubjectStatus::Unknown => "unknown: not a SCIM User nor a registered customer",
     }
 }
