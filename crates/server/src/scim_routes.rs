@@ -422,6 +422,23 @@ async fn call(
             return scim_error(500, "internal error; the server log has the details");
         }
     };
+    // Offboarding stops access before anything else, the SCIM entry's
+    // fsync included: the one-second bound starts with the IdP's call.
+    let revoked = match &resp.event {
+        Some(e) if e.offboards() && e.resource_type == ResourceKind::User => {
+            match e.name.as_deref() {
+                Some(user) => {
+                    let actor = crate::tokens::actor_of(&state, cred);
+                    match crate::tokens::revoke_principal(&state, user, &actor).await {
+                        Ok(r) => Some(r),
+                        Err(e) => return e.into_scim_response(),
+                    }
+                }
+                None => None,
+            }
+        }
+        _ => None,
+    };
     if let (Some(event), Some(ledger)) = (&resp.event, ledger) {
         let name = state
             .auth()
@@ -444,7 +461,7 @@ async fn call(
                     index,
                     "SCIM change recorded in the ledger"
                 );
-                if let Err(resp) = follow_up(&state, cred, event).await {
+                if let Err(resp) = follow_up(&state, cred, event, revoked).await {
                     return resp;
                 }
             }
@@ -469,26 +486,26 @@ async fn call(
 }
 
 /// What a recorded SCIM change sets off: the directory is reloaded (token
-/// subjects, grant groups); a User deactivated or deleted is offboarded (its
-/// tokens and grants revoked, the keys in its custody retired) before the
-/// SCIM response, so the identity provider's one call is the whole
-/// offboarding; a reactivated User loses an administrator's offboarding
-/// lock.
+/// subjects, grant groups); the offboarding of a User deactivated or
+/// deleted — already done by `call` before the SCIM entry, so that its
+/// tokens are refused as early as possible — is recorded in the ledger
+/// before the SCIM response, so the identity provider's one call is the
+/// whole offboarding; a reactivated User loses an administrator's
+/// offboarding lock.
 async fn follow_up(
     state: &AppState,
     cred: &VerifiedCredential,
     event: &LifecycleEvent,
+    revoked: Option<crate::tokens::Revoked>,
 ) -> Result<(), Response> {
     let user_name = (event.resource_type == ResourceKind::User)
         .then_some(event.name.as_deref())
         .flatten();
     // Offboard before the directory forgets a deleted User, so that its
     // entries name it as staff (not as a pseudonymised customer).
-    if let Some(user_name) = user_name
-        && event.offboards()
-    {
+    if let (Some(user_name), Some(revoked)) = (user_name, revoked) {
         let actor = crate::tokens::actor_of(state, cred);
-        crate::tokens::offboard_principal(state, user_name, &actor, "scim")
+        crate::tokens::record_offboarding(state, user_name, &actor, "scim", revoked)
             .await
             .map_err(ApiError::into_scim_response)?;
     }

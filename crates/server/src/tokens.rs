@@ -663,22 +663,59 @@ pub(crate) async fn offboard_principal(
     actor: &Actor,
     trigger: &str,
 ) -> Result<Offboarded, ApiError> {
+    let revoked = revoke_principal(state, principal, actor).await?;
+    record_offboarding(state, principal, actor, trigger, revoked).await
+}
+
+/// What [`revoke_principal`] did, for [`record_offboarding`].
+pub(crate) struct Revoked {
+    report: token::OffboardReport,
+    grants: Vec<String>,
+}
+
+/// The part of offboarding that stops access: the principal's tokens
+/// revoked and the keys in its custody retired (the one-second bound is
+/// about these), the directory marked, its grants revoked — all durable in
+/// their stores when this returns. Idempotent: a retry after a crash
+/// completes what is missing.
+pub(crate) async fn revoke_principal(
+    state: &AppState,
+    principal: &str,
+    actor: &Actor,
+) -> Result<Revoked, ApiError> {
     let st = state.clone();
     let p = principal.to_owned();
-    let _guard = tokens(state).lifecycle_lock.lock().await;
     let at = u64::try_from(now_ms(state)).unwrap_or(0);
-    // Tokens and keys first (the one-second bound is about them), then the
-    // directory, so that a crash in between leaves the principal's tokens
-    // refused; a retry completes the rest (offboarding is idempotent).
-    let report = blocking(move || {
-        let t = tokens(&st);
-        let report = t.authority.offboard(&p)?;
-        t.directory.mark_offboarded(&p, at)?;
-        Ok::<_, token::StoreError>(report)
-    })
-    .await?
-    .map_err(|e| store_failed(&e))?;
-    let revoked_grants = crate::grants::revoke_all_of(state, principal, actor).await?;
+    let report = {
+        let _guard = tokens(state).lifecycle_lock.lock().await;
+        // Tokens and keys first, then the directory, so that a crash in
+        // between leaves the principal's tokens refused.
+        blocking(move || {
+            let t = tokens(&st);
+            let report = t.authority.offboard(&p)?;
+            t.directory.mark_offboarded(&p, at)?;
+            Ok::<_, token::StoreError>(report)
+        })
+        .await?
+        .map_err(|e| store_failed(&e))?
+    };
+    let grants = crate::grants::revoke_all_of(state, principal, actor).await?;
+    Ok(Revoked { report, grants })
+}
+
+/// The ledger entries of an offboarding: one `custos.principal.offboard`,
+/// then the key, revocation and grant entries; durable before it returns.
+pub(crate) async fn record_offboarding(
+    state: &AppState,
+    principal: &str,
+    actor: &Actor,
+    trigger: &str,
+    revoked: Revoked,
+) -> Result<Offboarded, ApiError> {
+    let Revoked {
+        report,
+        grants: revoked_grants,
+    } = revoked;
     let time_ms = now_ms(state);
     let mut entries = vec![
         ControlEntry::new(
