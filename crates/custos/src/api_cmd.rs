@@ -133,7 +133,13 @@ impl Api {
 
 /// The credential of `conn`.
 pub fn read_token(conn: &Conn) -> anyhow::Result<String> {
-    if let Some(path) = &conn.token_file {
+    credential(conn.token.as_deref(), conn.token_file.as_deref())
+}
+
+/// A credential given as `--token` (or `$CUSTOS_TOKEN`) or as the last
+/// non-empty line of `--token-file`.
+pub fn credential(token: Option<&str>, file: Option<&std::path::Path>) -> anyhow::Result<String> {
+    if let Some(path) = file {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("--token-file {}: cannot read", path.display()))?;
         return text
@@ -144,7 +150,7 @@ pub fn read_token(conn: &Conn) -> anyhow::Result<String> {
             .map(str::to_owned)
             .with_context(|| format!("--token-file {}: no credential in it", path.display()));
     }
-    conn.token.clone().context(
+    token.map(str::to_owned).context(
         "a credential is needed: --token, $CUSTOS_TOKEN or --token-file \
          (make one with `custos admin token --data DIR --role ROLE`)",
     )

@@ -146,21 +146,7 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn read_token(args: &IngestArgs) -> anyhow::Result<String> {
-    if let Some(path) = &args.token_file {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("--token-file {}: cannot read", path.display()))?;
-        return text
-            .lines()
-            .rev()
-            .map(str::trim)
-            .find(|l| !l.is_empty())
-            .map(str::to_owned)
-            .with_context(|| format!("--token-file {}: no credential in it", path.display()));
-    }
-    args.token.clone().context(
-        "a credential is needed: --token, $CUSTOS_TOKEN or --token-file \
-         (make one with `custos admin token --data DIR --role ingest`)",
-    )
+    crate::api_cmd::credential(args.token.as_deref(), args.token_file.as_deref())
 }
 
 /// A blocking client for `POST /v1/events`, cheap to share between threads.

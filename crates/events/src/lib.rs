@@ -41,7 +41,7 @@ mod parse;
 mod pseudo;
 mod time;
 
-pub use time::format_rfc3339;
+pub use time::{format_rfc3339, parse_rfc3339};
 mod walk;
 
 // The public interface is:

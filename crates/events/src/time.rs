@@ -37,7 +37,7 @@ fn byte(b: &[u8], at: usize, want: &[u8]) -> Option<()> {
 /// `T`/`Z` in either case) into milliseconds since the epoch; digits of the
 /// fraction beyond milliseconds are dropped (truncated). Leap seconds (`:60`)
 /// are refused: no clock that stamps access events produces them.
-pub(crate) fn parse_rfc3339(s: &str) -> Option<i64> {
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     let year = digits(b, 0, 4)?;
     byte(b, 4, b"-")?;

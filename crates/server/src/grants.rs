@@ -115,6 +115,14 @@ fn grant_json(g: &Grant, now: i64) -> Value {
     v
 }
 
+/// 400 listing every `{path, reason}` of `what`.
+fn invalid(what: &str, e: &access::GrantError) -> ApiError {
+    ApiError::invalid_fields(
+        format!("{what} is invalid: {e}"),
+        serde_json::to_value(&e.problems).unwrap_or(Value::Null),
+    )
+}
+
 fn store_failed(e: &access::StoreError) -> ApiError {
     tracing::error!(error = %e, "grant store failed");
     ApiError::unavailable("the grant store is unavailable; retry later")
@@ -206,14 +214,8 @@ async fn create(
         let cred = auth?.0;
         let actor = actor_of(&state, &cred);
         let now = now_s(&state);
-        let g = access::parse_grant_request(&body, &person(&actor), now, new_grant_id()).map_err(
-            |e| {
-                ApiError::invalid_fields(
-                    format!("the grant request is invalid: {e}"),
-                    serde_json::to_value(&e.problems).unwrap_or(Value::Null),
-                )
-            },
-        )?;
+        let g = access::parse_grant_request(&body, &person(&actor), now, new_grant_id())
+            .map_err(|e| invalid("the grant request", &e))?;
         let _guard = grants(&state).lock.lock().await;
         let g = commit(&state, g, "custos.grant.request", Activity::Create, &actor).await?;
         Ok(json_response(StatusCode::CREATED, grant_json(&g, now)))
@@ -234,9 +236,7 @@ async fn list(
     q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     auth?;
-    let q = q
-        .map_err(|e| ApiError::bad_request(format!("query: {e}")))?
-        .0;
+    let q = crate::tokens::query(q)?;
     let now = now_s(&state);
     let list = match q.principal {
         Some(p) => grants(&state).engine.grants_of(&p),
@@ -394,12 +394,8 @@ async fn authorize(
 ) -> Response {
     let r: Result<Response, ApiError> = async move {
         let cred = auth?.0;
-        let req = access::parse_authz_request(&body).map_err(|e| {
-            ApiError::invalid_fields(
-                format!("the authorization request is invalid: {e}"),
-                serde_json::to_value(&e.problems).unwrap_or(Value::Null),
-            )
-        })?;
+        let req = access::parse_authz_request(&body)
+            .map_err(|e| invalid("the authorization request", &e))?;
         let principal = state.inner().tokens.directory.principal(&req.principal);
         let now = now_s(&state);
         let decision = grants(&state)

@@ -12,7 +12,6 @@
 //! without its ledger entry (a known gap, see `docs/server.md`).
 
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::UNIX_EPOCH;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -440,15 +439,8 @@ async fn call(
         _ => None,
     };
     if let (Some(event), Some(ledger)) = (&resp.event, ledger) {
-        let name = state
-            .auth()
-            .current()
-            .by_id
-            .get(cred.id())
-            .and_then(|c| c.name.clone());
-        let time_ms = (state.inner().clock)()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let name = crate::tokens::actor_of(&state, cred).name;
+        let time_ms = crate::record::now_ms(&state);
         let entry = lifecycle_entry(event, cred.id(), name.as_deref(), time_ms);
         match append(&state, &ledger, &entry).await {
             Ok(index) => {

@@ -533,6 +533,32 @@ pub(crate) struct FeedQuery {
 
 const FEED_PAGE: usize = 10_000;
 
+/// A query string, or 400 saying what is wrong with it.
+pub(crate) fn query<T>(
+    q: Result<Query<T>, axum::extract::rejection::QueryRejection>,
+) -> Result<T, ApiError> {
+    q.map(|q| q.0)
+        .map_err(|e| ApiError::bad_request(format!("query: {e}")))
+}
+
+/// One page of a feed after `since`: `{"<name>":[…],"next":N}`, `next`
+/// being the last item's `seq` (or `since` when there is none).
+async fn feed_page<T: serde::Serialize + Send + 'static>(
+    state: &AppState,
+    q: FeedQuery,
+    name: &str,
+    read: fn(&Authority, u64, usize) -> Result<Vec<T>, token::StoreError>,
+    seq: fn(&T) -> u64,
+) -> Result<Response, ApiError> {
+    let limit = q.limit.unwrap_or(FEED_PAGE).clamp(1, FEED_PAGE);
+    let st = state.clone();
+    let items = blocking(move || read(&tokens(&st).authority, q.since, limit))
+        .await?
+        .map_err(|e| store_failed(&e))?;
+    let next = items.last().map_or(q.since, seq);
+    Ok(feed_json(json!({ name: items, "next": next })))
+}
+
 /// `GET /v1/token/revocations?since=N&limit=L`: `{"revocations":[…],"next":N}`.
 pub(crate) async fn revocation_feed(
     State(state): State<AppState>,
@@ -540,16 +566,8 @@ pub(crate) async fn revocation_feed(
     q: Result<Query<FeedQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     auth?;
-    let q = q
-        .map_err(|e| ApiError::bad_request(format!("query: {e}")))?
-        .0;
-    let limit = q.limit.unwrap_or(FEED_PAGE).clamp(1, FEED_PAGE);
-    let st = state.clone();
-    let items = blocking(move || tokens(&st).authority.revocations_since(q.since, limit))
-        .await?
-        .map_err(|e| store_failed(&e))?;
-    let next = items.last().map_or(q.since, |r| r.seq);
-    Ok(feed_json(json!({ "revocations": items, "next": next })))
+    let read = |a: &Authority, since, limit| a.revocations_since(since, limit);
+    feed_page(&state, query(q)?, "revocations", read, |r| r.seq).await
 }
 
 /// `GET /v1/token/issuances?since=N&limit=L`: `{"issuances":[…],"next":N}`.
@@ -559,16 +577,8 @@ pub(crate) async fn issuance_feed(
     q: Result<Query<FeedQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     auth?;
-    let q = q
-        .map_err(|e| ApiError::bad_request(format!("query: {e}")))?
-        .0;
-    let limit = q.limit.unwrap_or(FEED_PAGE).clamp(1, FEED_PAGE);
-    let st = state.clone();
-    let items = blocking(move || tokens(&st).authority.issuances_since(q.since, limit))
-        .await?
-        .map_err(|e| store_failed(&e))?;
-    let next = items.last().map_or(q.since, |r| r.seq);
-    Ok(feed_json(json!({ "issuances": items, "next": next })))
+    let read = |a: &Authority, since, limit| a.issuances_since(since, limit);
+    feed_page(&state, query(q)?, "issuances", read, |r| r.seq).await
 }
 
 fn feed_json(v: Value) -> Response {
