@@ -155,7 +155,10 @@ fn serve_ingest_admin_and_verify_end_to_end() {
     assert_eq!(status, 200, "{ack}");
     assert_eq!(ack["accepted"], 2);
     let first = ack["event_indices"][0].as_u64().unwrap();
-    assert_eq!(first, 2, "after the two admin entries");
+    assert_eq!(
+        first, 3,
+        "after the two admin entries and the token authority's first signing key"
+    );
     let (status, _) = post(&url, &auditor, DOCS_EVENT);
     assert_eq!(status, 403);
 
@@ -267,8 +270,8 @@ fn serve_ingest_admin_and_verify_end_to_end() {
     let size = l.size();
     assert_eq!(
         size,
-        2 + 2 + 1 + 2,
-        "2 issues, 2 events, 1 event, 1 issue + 1 revoke"
+        2 + 1 + 2 + 1 + 2,
+        "2 issues, the first signing key, 2 events, 1 event, 1 issue + 1 revoke"
     );
     let ops: Vec<String> = (0..size)
         .map(|i| serde_json::from_slice::<Value>(&reader.entry(i, size).unwrap()).unwrap())
@@ -281,6 +284,8 @@ fn serve_ingest_admin_and_verify_end_to_end() {
         "{ops:?}"
     );
     assert_eq!(ops.iter().filter(|o| o.ends_with(".revoke")).count(), 1);
+    let key_created = serde_json::from_slice::<Value>(&reader.entry(2, size).unwrap()).unwrap();
+    assert_eq!(key_created["api"]["operation"], "custos.token.key.create");
 }
 
 #[test]
