@@ -890,9 +890,32 @@ mod tests {
     }
 
     #[test]
+    fn token_authority_settings_are_bounded_and_named() {
+        let mut c = Config::new("/d");
+        assert!(c.validate().is_ok());
+        c.token_lifetime = Duration::from_secs(20 * 60);
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("token_lifetime"), "{e}");
+        let mut c = Config::new("/d");
+        c.key_rotation = Duration::from_secs(30);
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("key_rotation"), "{e}");
+        let mut c = Config::new("/d");
+        c.token_issuer = Some(String::new());
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("token_issuer"), "{e}");
+        let c = Config::new("/d");
+        let a = c.authority_config("urn:custos:x").unwrap();
+        assert_eq!(
+            (a.issuer.as_str(), a.default_lifetime_secs, a.rotation_secs),
+            ("urn:custos:x", 600, 86_400)
+        );
+    }
+
+    #[test]
     fn every_setting_has_an_env_var() {
         // Guard against a field added without its variable.
-        assert_eq!(Settings::ENV_VARS.len(), 14);
+        assert_eq!(Settings::ENV_VARS.len(), 17);
         for (field, var) in Settings::ENV_VARS {
             assert_eq!(*var, format!("CUSTOS_{}", field.to_uppercase()));
         }
