@@ -466,7 +466,7 @@ pub fn token_request(data: &[u8]) -> Result<Outcome, String> {
             Err(e) => refused(e),
         },
         2 => match crate::tokens::parse_introspect_form(body) {
-            Ok(t) => Ok(Outcome::Accepted(format!("token of {} bytes", t.len()))),
+            Ok((t, _)) => Ok(Outcome::Accepted(format!("token of {} bytes", t.len()))),
             Err(e) => refused(e),
         },
         _ => match crate::tokens::parse_revoke_form(body) {

@@ -394,11 +394,7 @@ pub(crate) async fn introspect(
 ) -> Response {
     let r: Result<Response, ApiError> = async move {
         let cred = auth?.0;
-        let f: IntrospectForm = form(&body)?;
-        let Some(tok) = f.token.filter(|t| !t.is_empty()) else {
-            // RFC 7662 §2.1: `token` is REQUIRED.
-            return Err(ApiError::bad_request("the token parameter is required"));
-        };
+        let (tok, f) = parse_introspect_form(&body)?;
         let t = tokens(&state);
         // The checks are CPU-bound (one Ed25519 verification, memory lookups,
         // SQLite reads of at most two indexed rows): cheaper inline than a hop
@@ -505,10 +501,7 @@ pub(crate) async fn revoke(
 ) -> Response {
     let r: Result<Response, ApiError> = async move {
         let cred = auth?.0;
-        let f: RevokeForm = form(&body)?;
-        let Some(tok) = f.token.filter(|t| !t.is_empty()) else {
-            return Err(ApiError::bad_request("the token parameter is required"));
-        };
+        let tok = parse_revoke_form(&body)?;
         let st = state.clone();
         let _guard = tokens(&state).lifecycle_lock.lock().await;
         let revoked = blocking(move || tokens(&st).authority.revoke_token(&tok))
@@ -985,18 +978,21 @@ pub(crate) fn parse_issue_body(body: &[u8]) -> Result<(String, Vec<String>), Api
     parse_issue(body).map(|b| (b.sub, b.aud))
 }
 
-/// `POST /oauth2/introspect`'s form: the token (for the fuzz target).
-pub(crate) fn parse_introspect_form(body: &[u8]) -> Result<String, ApiError> {
-    let f: IntrospectForm = form(body)?;
-    f.token
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| ApiError::bad_request("the token parameter is required"))
+/// `POST /oauth2/introspect`'s form: the token (RFC 7662 §2.1: REQUIRED)
+/// and the form's other members.
+pub(crate) fn parse_introspect_form(body: &[u8]) -> Result<(String, IntrospectForm), ApiError> {
+    let mut f: IntrospectForm = form(body)?;
+    let tok = required_token(f.token.take())?;
+    Ok((tok, f))
 }
 
-/// `POST /oauth2/revoke`'s form: the token (for the fuzz target).
+/// `POST /oauth2/revoke`'s form: the token (RFC 7009 §2.1: REQUIRED).
 pub(crate) fn parse_revoke_form(body: &[u8]) -> Result<String, ApiError> {
     let f: RevokeForm = form(body)?;
-    f.token
-        .filter(|t| !t.is_empty())
+    required_token(f.token)
+}
+
+fn required_token(t: Option<String>) -> Result<String, ApiError> {
+    t.filter(|t| !t.is_empty())
         .ok_or_else(|| ApiError::bad_request("the token parameter is required"))
 }
