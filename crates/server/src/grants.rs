@@ -310,8 +310,7 @@ async fn revoke(
     let r: Result<Response, ApiError> = async move {
         let cred = auth?.0;
         let actor = actor_of(&state, &cred);
-        let b: RevokeBody = serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))?;
+        let b: RevokeBody = crate::tokens::json_body(&body)?;
         if b.reason.is_empty() || b.reason.len() > 512 || b.reason.chars().any(char::is_control) {
             return Err(ApiError::bad_request(
                 "$.reason: must be 1 to 512 bytes without control characters",

@@ -194,6 +194,17 @@ pub(crate) async fn append_durable(
     let Some(ledger) = state.ledger() else {
         return Err(ledger::Error::Closed);
     };
+    append_to(state, &ledger, entries).await
+}
+
+/// [`append_durable`] into a ledger the caller already holds (a write that
+/// took the ledger before its store write, so that shutdown cannot come in
+/// between).
+pub(crate) async fn append_to(
+    state: &AppState,
+    ledger: &ledger::Ledger,
+    entries: &[Vec<u8>],
+) -> Result<u64, ledger::Error> {
     let mut batch = ledger::EntryBatch::new();
     for e in entries {
         batch.push(e)?;

@@ -442,7 +442,7 @@ async fn call(
         let name = crate::tokens::actor_of(&state, cred).name;
         let time_ms = crate::record::now_ms(&state);
         let entry = lifecycle_entry(event, cred.id(), name.as_deref(), time_ms);
-        match append(&state, &ledger, &entry).await {
+        match crate::record::append_to(&state, &ledger, &[entry]).await {
             Ok(index) => {
                 tracing::info!(
                     target: "custos::scim",
@@ -518,26 +518,6 @@ async fn follow_up(
                 .await;
     }
     Ok(())
-}
-
-/// Appends one entry and waits until it is durable; its index.
-async fn append(
-    state: &AppState,
-    ledger: &ledger::Ledger,
-    entry: &[u8],
-) -> Result<u64, ledger::Error> {
-    let mut batch = ledger::EntryBatch::new();
-    batch.push(entry)?;
-    let pending = ledger.submit(batch).inspect_err(|e| failed(state, e))?;
-    let ack = pending.await.inspect_err(|e| failed(state, e))?;
-    Ok(ack.first_index())
-}
-
-/// Marks the ledger failed (readiness) unless the error is transient.
-fn failed(state: &AppState, e: &ledger::Error) {
-    if !matches!(e, ledger::Error::Overloaded { .. } | ledger::Error::Closed) {
-        state.mark_ledger_failed();
-    }
 }
 
 /// The HTTP response of a [`ScimResponse`].

@@ -249,8 +249,7 @@ struct IssueBody {
 
 /// Parses an issue request, naming the field at fault.
 fn parse_issue(body: &[u8]) -> Result<IssueBody, ApiError> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    let parsed: IssueBody = serde_path_to_error_lite(de)?;
+    let parsed: IssueBody = json_body(body)?;
     let bounded = |path: &str, s: &str| -> Result<(), ApiError> {
         if s.is_empty() || s.len() > 256 || s.chars().any(char::is_control) {
             return Err(ApiError::bad_request(format!(
@@ -278,12 +277,11 @@ fn parse_issue(body: &[u8]) -> Result<IssueBody, ApiError> {
     Ok(parsed)
 }
 
-/// serde_json's error names line and column; add the member when it is an
-/// unknown or missing field (serde's message names it).
-fn serde_path_to_error_lite<T: serde::de::DeserializeOwned>(
-    de: &mut serde_json::Deserializer<serde_json::de::SliceRead<'_>>,
-) -> Result<T, ApiError> {
-    T::deserialize(de).map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))
+/// A JSON request body, or 400 with serde's message (it names the line and
+/// column, and the member when it is unknown or missing).
+pub(crate) fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))
 }
 
 /// `POST /v1/tokens`: `{"sub","aud":[…],"scope"?,"roles"?,"client_id"?,"lifetime_secs"?}`.
@@ -624,8 +622,7 @@ pub(crate) async fn add_custodian(
 ) -> Response {
     let r: Result<Response, ApiError> = async move {
         let cred = auth?.0;
-        let b: CustodianBody = serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))?;
+        let b: CustodianBody = json_body(&body)?;
         if b.principal.is_empty() || b.principal.len() > 256 {
             return Err(ApiError::bad_request("$.principal: must be 1 to 256 bytes"));
         }
