@@ -31,10 +31,10 @@ const MINUTES_PER_DAY: u32 = 1_440;
 /// offboardings. Every method has a "don't know" answer; the engine also
 /// learns offboardings and key retirements from the ledger's own entries.
 pub trait Context: Send {
-    /// `Some(true)` if the token `jti` of `issuer` was issued,
-    /// `Some(false)` if the issuer is one whose issuance records are known
-    /// and it was not, `None` if unknown.
-    fn token_issued(&self, _issuer: &str, _jti: &str) -> Option<bool> {
+    /// `Some(true)` if the token `jti` of `issuer` (signed with `kid`) was
+    /// issued, `Some(false)` if the issuer is one whose issuance records are
+    /// known and it was not, `None` if unknown.
+    fn token_issued(&self, _issuer: &str, _kid: Option<&str>, _jti: &str) -> Option<bool> {
         None
     }
     /// The state of a signing key, if known.
@@ -122,8 +122,8 @@ impl Default for Thresholds {
             self_factor: 4.0,
             peer_factor: 5.0,
             cold_factor: 3.0,
-            min_history_days: 7,
-            lag_days: 7,
+            min_history_days: 4,
+            lag_days: 3,
             history_days: 35,
             min_peers: 5,
             learning_days: 7,
@@ -218,13 +218,14 @@ struct EntityState {
     denied: Option<SlidingDistinct>,
     history: VecDeque<DayStat>,
     today: DayStat,
-    recent: VecDeque<u64>,
+    /// The last entries' (index, minute).
+    recent: VecDeque<(u64, u32)>,
     events_today: u64,
     first_ms_today: i64,
     last_ms: i64,
     last_minute: u32,
+    /// In the engine's dirty set (so it is added once).
     dirty: bool,
-    dirty_hour: bool,
     group: Option<String>,
     /// Per window: the baseline limits (self, peer) computed at day close.
     #[serde(default)]
@@ -239,7 +240,7 @@ impl EntityState {
         if self.recent.len() == RECENT {
             self.recent.pop_front();
         }
-        self.recent.push_back(index);
+        self.recent.push_back((index, minute));
         if self.events_today == 0 {
             self.first_ms_today = time_ms;
         }
@@ -247,7 +248,6 @@ impl EntityState {
         self.last_ms = time_ms;
         self.last_minute = minute;
         self.dirty = true;
-        self.dirty_hour = true;
     }
 
     /// 90th percentile of the lagged history for window `w`, if long enough.
@@ -271,14 +271,94 @@ impl EntityState {
 
 type Key = (EntityKind, String);
 
+/// Entity states by kind, then id (lookups by `&str` without allocating).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct Entities {
+    principal: Map,
+    kid: Map,
+    issuer: Map,
+    network: Map,
+    country: Map,
+    dataset: Map,
+}
+
+type Map = hashbrown::HashMap<String, EntityState>;
+
+impl Entities {
+    fn map(&self, kind: EntityKind) -> &Map {
+        match kind {
+            EntityKind::Principal => &self.principal,
+            EntityKind::Kid => &self.kid,
+            EntityKind::Issuer => &self.issuer,
+            EntityKind::Network => &self.network,
+            EntityKind::Country => &self.country,
+            EntityKind::Dataset => &self.dataset,
+        }
+    }
+
+    fn map_mut(&mut self, kind: EntityKind) -> &mut Map {
+        match kind {
+            EntityKind::Principal => &mut self.principal,
+            EntityKind::Kid => &mut self.kid,
+            EntityKind::Issuer => &mut self.issuer,
+            EntityKind::Network => &mut self.network,
+            EntityKind::Country => &mut self.country,
+            EntityKind::Dataset => &mut self.dataset,
+        }
+    }
+
+    fn get(&self, key: &Key) -> Option<&EntityState> {
+        self.map(key.0).get(key.1.as_str())
+    }
+
+    fn get_ref(&self, kind: EntityKind, id: &str) -> Option<&EntityState> {
+        self.map(kind).get(id)
+    }
+
+    fn get_mut(&mut self, key: &Key) -> Option<&mut EntityState> {
+        self.map_mut(key.0).get_mut(key.1.as_str())
+    }
+
+    /// The state of `kind`/`id`, created if new.
+    fn entry(&mut self, kind: EntityKind, id: &str) -> &mut EntityState {
+        self.map_mut(kind).entry_ref(id).or_default()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (EntityKind, &String, &EntityState)> {
+        EntityKind::ALL
+            .into_iter()
+            .flat_map(move |k| self.map(k).iter().map(move |(id, e)| (k, id, e)))
+    }
+
+    fn for_each_mut(&mut self, mut f: impl FnMut(EntityKind, &mut EntityState)) {
+        for k in EntityKind::ALL {
+            for e in self.map_mut(k).values_mut() {
+                f(k, e);
+            }
+        }
+    }
+
+    fn retain(&mut self, mut f: impl FnMut(EntityKind, &EntityState) -> bool) {
+        for k in EntityKind::ALL {
+            self.map_mut(k).retain(|_, e| f(k, e));
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct State {
     next_index: u64,
     now_ms: i64,
     minute: u32,
     first_day: Option<u32>,
-    entities: BTreeMap<Key, EntityState>,
+    entities: Entities,
+    /// Entities touched since the last minute's check (sorted: findings
+    /// come out in a deterministic order).
+    dirty: std::collections::BTreeSet<Key>,
+    /// Principals touched since the last hour's check.
+    dirty_hour: std::collections::BTreeSet<String>,
     /// Per (kind, group): per window, the peers' baseline.
+    #[serde(with = "pairs")]
     peers: BTreeMap<(EntityKind, String), [u32; 7]>,
     offboarded: BTreeMap<String, i64>,
     retired_keys: BTreeMap<String, i64>,
@@ -339,8 +419,8 @@ impl Engine {
     #[must_use]
     pub fn entity_counts(&self) -> BTreeMap<EntityKind, u64> {
         let mut m = BTreeMap::new();
-        for (k, _) in self.state.entities.keys() {
-            *m.entry(*k).or_insert(0) += 1;
+        for k in EntityKind::ALL {
+            m.insert(k, self.state.entities.map(k).len() as u64);
         }
         m
     }
@@ -349,13 +429,13 @@ impl Engine {
     #[must_use]
     pub fn memory_bytes(&self) -> BTreeMap<EntityKind, u64> {
         let mut m = BTreeMap::new();
-        for ((k, _), e) in &self.state.entities {
+        for (k, _, e) in self.state.entities.iter() {
             let b = e.distinct.memory_bytes()
                 + e.denied.as_ref().map_or(0, SlidingDistinct::memory_bytes)
                 + e.history.len() * std::mem::size_of::<DayStat>()
                 + RECENT * 8
                 + std::mem::size_of::<EntityState>();
-            *m.entry(*k).or_insert(0) += b as u64;
+            *m.entry(k).or_insert(0) += b as u64;
         }
         m
     }
@@ -438,13 +518,13 @@ impl Engine {
             }
             RecordKind::Authorize => self.on_authorize(rec, out),
             RecordKind::Other => {
-                if rec.operation == "custos.token.key.retire" {
-                    if let Some(k) = rec.key.as_deref() {
-                        self.state
-                            .retired_keys
-                            .entry(k.to_owned())
-                            .or_insert(rec.time_ms);
-                    }
+                if rec.operation == "custos.token.key.retire"
+                    && let Some(k) = rec.key.as_deref()
+                {
+                    self.state
+                        .retired_keys
+                        .entry(k.to_owned())
+                        .or_insert(rec.time_ms);
                 }
             }
             RecordKind::Finding => {}
@@ -513,13 +593,7 @@ impl Engine {
 
     /// Every minute: short windows of entities touched since the last check.
     fn check_short(&mut self, minute: u32, out: &mut Vec<Finding>) {
-        let keys: Vec<Key> = self
-            .state
-            .entities
-            .iter()
-            .filter(|(_, e)| e.dirty)
-            .map(|(k, _)| k.clone())
-            .collect();
+        let keys = std::mem::take(&mut self.state.dirty);
         for key in keys {
             let Some(e) = self.state.entities.get_mut(&key) else {
                 continue;
@@ -532,8 +606,10 @@ impl Engine {
             for (v, c) in e.today.values.iter_mut().zip(counts) {
                 *v = (*v).max(c.min(u64::from(u32::MAX)) as u32);
             }
-            for (w, c) in counts.into_iter().enumerate() {
-                self.check_volume(&key, w, c, minute, out);
+            if key.0 != EntityKind::Dataset {
+                for (w, c) in counts.into_iter().enumerate() {
+                    self.check_volume(&key, w, c, minute, out);
+                }
             }
             if let Some(d) = self
                 .state
@@ -566,18 +642,12 @@ impl Engine {
 
     /// Every hour: long windows (7–180 days) and coverage.
     fn check_long(&mut self, minute: u32, out: &mut Vec<Finding>) {
-        let keys: Vec<Key> = self
-            .state
-            .entities
-            .iter()
-            .filter(|((k, _), e)| e.dirty_hour && *k == EntityKind::Principal)
-            .map(|(k, _)| k.clone())
-            .collect();
-        for key in keys {
-            let Some(e) = self.state.entities.get_mut(&key) else {
+        let ids = std::mem::take(&mut self.state.dirty_hour);
+        for id in ids {
+            let key = (EntityKind::Principal, id);
+            let Some(e) = self.state.entities.get(&key) else {
                 continue;
             };
-            e.dirty_hour = false;
             let counts: Vec<u64> = WINDOWS
                 .iter()
                 .skip(SHORT)
@@ -587,9 +657,6 @@ impl Engine {
                 self.check_volume(&key, SHORT + i, c, minute, out);
             }
         }
-        for e in self.state.entities.values_mut() {
-            e.dirty_hour = false;
-        }
     }
 
     /// The day `day` has ended: record each active entity's day, roll the
@@ -598,14 +665,14 @@ impl Engine {
         let end_minute = day * MINUTES_PER_DAY + MINUTES_PER_DAY - 1;
         let t = self.config.thresholds.clone();
         let keep_days = t.history_days + 1;
-        for ((kind, _), e) in self.state.entities.iter_mut() {
+        self.state.entities.for_each_mut(|kind, e| {
             if e.events_today > 0 {
                 let mut stat = std::mem::take(&mut e.today);
                 stat.day = day;
                 stat.alerted = e.alerted_today;
                 for (i, v) in stat.values.iter_mut().enumerate().skip(SHORT - 1) {
                     let w = WINDOWS.get(i).copied().unwrap_or(0);
-                    if i >= SHORT && *kind != EntityKind::Principal {
+                    if i >= SHORT && kind != EntityKind::Principal {
                         continue;
                     }
                     *v = e.distinct.count(end_minute, w).min(u64::from(u32::MAX)) as u32;
@@ -627,21 +694,21 @@ impl Engine {
                 }
             }
             e.self_base = any.then_some(base);
-            let horizon = horizon(*kind);
+            let horizon = horizon(kind);
             e.distinct.expire((end_minute + 1).saturating_sub(horizon));
             if let Some(d) = e.denied.as_mut() {
                 d.expire((end_minute + 1).saturating_sub(60));
             }
-        }
+        });
         // Entities silent for longer than their horizon are forgotten.
-        self.state.entities.retain(|(kind, _), e| {
-            e.last_minute + horizon(*kind) > end_minute || !e.distinct.is_empty()
+        self.state.entities.retain(|kind, e| {
+            e.last_minute + horizon(kind) > end_minute || !e.distinct.is_empty()
         });
         // Peer baselines: per group, the median of members' own baselines.
         let mut groups: BTreeMap<(EntityKind, String), Vec<[u32; 7]>> = BTreeMap::new();
-        for ((kind, _), e) in &self.state.entities {
+        for (kind, _, e) in self.state.entities.iter() {
             if let (Some(g), Some(b)) = (&e.group, e.self_base) {
-                groups.entry((*kind, g.clone())).or_default().push(b);
+                groups.entry((kind, g.clone())).or_default().push(b);
             }
         }
         self.state.peers.clear();
@@ -665,11 +732,6 @@ impl Engine {
 
     // ---- the detectors ---------------------------------------------------
 
-    fn entity(&mut self, kind: EntityKind, id: &str) -> &mut EntityState {
-        let key = (kind, id.to_owned());
-        self.state.entities.entry(key).or_default()
-    }
-
     fn on_access(&mut self, rec: &Record<'_>, out: &mut Vec<Finding>) {
         let minute = minute_of(rec.time_ms).max(self.state.minute);
         self.state.stats.accesses += 1;
@@ -682,38 +744,51 @@ impl Engine {
         // Checks on the single entry.
         self.single_checks(rec, customer, out);
 
-        let mut targets: Vec<(EntityKind, String, Option<String>)> = Vec::with_capacity(6);
+        // (kind, id, peer group) of every entity the access counts for.
+        let mut list: Vec<(EntityKind, &str, Option<&str>)> = Vec::with_capacity(6);
         if !customer && !rec.actor.is_empty() {
-            let group = self.context.peer_group(&rec.actor).unwrap_or_else(|| {
-                format!(
-                    "{}/{}",
-                    rec.actor_kind.map_or("unknown", ActorKind::as_str),
-                    rec.service.as_deref().unwrap_or("-")
-                )
-            });
-            targets.push((EntityKind::Principal, rec.actor.to_string(), Some(group)));
+            list.push((EntityKind::Principal, &rec.actor, None));
         }
-        if let Some(k) = rec.kid.as_deref() {
-            targets.push((EntityKind::Kid, k.to_owned(), None));
-        }
-        if let Some(i) = rec.issuer.as_deref() {
-            targets.push((EntityKind::Issuer, i.to_owned(), None));
-        }
-        if let Some(n) = network {
-            let group = rec.src_country.as_deref().unwrap_or("-").to_owned();
-            targets.push((EntityKind::Network, n, Some(group)));
-        }
-        if let Some(c) = rec.src_country.as_deref() {
-            targets.push((EntityKind::Country, c.to_owned(), None));
+        // Keys, issuers, networks and countries count what customer tokens
+        // reach (where a forged-token campaign shows: each token is "one
+        // customer"); staff, supplier staff and services are counted per
+        // principal above, so one bulk read raises one finding, not six.
+        if customer {
+            if let Some(k) = rec.kid.as_deref() {
+                list.push((EntityKind::Kid, k, None));
+            }
+            if let Some(i) = rec.issuer.as_deref() {
+                list.push((EntityKind::Issuer, i, None));
+            }
+            if let Some(net) = network.as_deref() {
+                list.push((EntityKind::Network, net, Some(rec.src_country.as_deref().unwrap_or("-"))));
+            }
+            if let Some(c) = rec.src_country.as_deref() {
+                list.push((EntityKind::Country, c, None));
+            }
         }
         if let Some(d) = rec.dataset.as_deref() {
-            targets.push((EntityKind::Dataset, d.to_owned(), None));
+            list.push((EntityKind::Dataset, d, None));
         }
-        for (kind, id, group) in targets {
-            let e = self.entity(kind, &id);
+        for (kind, id, group) in list {
+            let new_group = if kind == EntityKind::Principal
+                && self.state.entities.get_ref(kind, id).is_none_or(|e| e.group.is_none())
+            {
+                Some(self.context.peer_group(id).unwrap_or_else(|| {
+                    format!(
+                        "{}/{}",
+                        rec.actor_kind.map_or("unknown", ActorKind::as_str),
+                        rec.service.as_deref().unwrap_or("-")
+                    )
+                }))
+            } else {
+                group.map(str::to_owned)
+            };
+            let e = self.state.entities.entry(kind, id);
             if e.group.is_none() {
-                e.group = group;
+                e.group = new_group;
             }
+            let was_dirty = e.dirty;
             e.note(rec.index, rec.time_ms, minute);
             if allowed {
                 for &h in &hashes {
@@ -728,6 +803,12 @@ impl Engine {
                     d.insert(h, minute);
                 }
             }
+            if !was_dirty {
+                self.state.dirty.insert((kind, id.to_owned()));
+                if kind == EntityKind::Principal {
+                    self.state.dirty_hour.insert(id.to_owned());
+                }
+            }
         }
     }
 
@@ -736,7 +817,7 @@ impl Engine {
     fn single_checks(&mut self, rec: &Record<'_>, customer: bool, out: &mut Vec<Finding>) {
         // A token that was never issued: a forged token signed with a real key.
         if let (Some(iss), Some(jti)) = (rec.issuer.as_deref(), rec.jti.as_deref())
-            && self.context.token_issued(iss, jti) == Some(false)
+            && self.context.token_issued(iss, rec.kid.as_deref(), jti) == Some(false)
         {
             let kid = rec.kid.as_deref().unwrap_or(iss);
             let mut d = serde_json::Map::new();
@@ -1059,9 +1140,9 @@ impl Engine {
         }
         self.state
             .entities
-            .iter()
-            .filter(|((k, _), _)| *k == EntityKind::Dataset)
-            .map(|(_, e)| e.distinct.count(self.state.minute, WINDOWS[6]))
+            .map(EntityKind::Dataset)
+            .values()
+            .map(|e| e.distinct.count(self.state.minute, WINDOWS[6]))
             .max()
     }
 
@@ -1078,8 +1159,18 @@ impl Engine {
         details: serde_json::Map<String, Value>,
     ) -> Finding {
         let e = self.state.entities.get(key);
+        let from = self
+            .state
+            .minute
+            .saturating_sub((window_s / 60).max(1) as u32);
         let indices: Vec<u64> = e
-            .map(|e| e.recent.iter().copied().collect())
+            .map(|e| {
+                e.recent
+                    .iter()
+                    .filter(|(_, m)| *m >= from)
+                    .map(|(i, _)| *i)
+                    .collect()
+            })
             .unwrap_or_default();
         let first = indices
             .first()
@@ -1169,6 +1260,29 @@ impl Engine {
         }
         self.state.stats.findings += 1;
         out.push(f);
+    }
+}
+
+/// Maps with tuple keys as lists of pairs (JSON keys must be strings).
+mod pairs {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub(super) fn serialize<K: Serialize, V: Serialize, S: Serializer>(
+        m: &BTreeMap<K, V>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_seq(m.iter())
+    }
+
+    pub(super) fn deserialize<'de, K, V, D>(d: D) -> Result<BTreeMap<K, V>, D::Error>
+    where
+        K: Deserialize<'de> + Ord,
+        V: Deserialize<'de>,
+        D: Deserializer<'de>,
+    {
+        Ok(Vec::<(K, V)>::deserialize(d)?.into_iter().collect())
     }
 }
 
