@@ -157,7 +157,7 @@ pub fn credential(token: Option<&str>, file: Option<&std::path::Path>) -> anyhow
 }
 
 /// Prints `a` (pretty JSON) and fails unless it is a 2xx.
-fn show(a: &Answer) -> anyhow::Result<std::process::ExitCode> {
+pub(crate) fn show(a: &Answer) -> anyhow::Result<std::process::ExitCode> {
     if (200..300).contains(&a.status) {
         match &a.body {
             Value::String(s) => print!("{s}"),
@@ -194,7 +194,7 @@ fn read_input(file: &PathBuf) -> anyhow::Result<Vec<u8>> {
 }
 
 /// Percent-encodes a path segment (RFC 3986 unreserved kept).
-fn segment(s: &str) -> String {
+pub(crate) fn segment(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {

@@ -35,6 +35,11 @@ pub enum Command {
     Ingest(crate::ingest_cmd::IngestArgs),
     /// Generate a synthetic company's access events (OCSF input NDJSON), deterministic from the seed.
     Sim(crate::sim_cmd::SimArgs),
+    /// Replay the simulator's attack and benign scenarios through the detectors:
+    /// time to first alert per attack, recall, false alerts per 10,000 principals a day.
+    Eval(crate::eval::EvalArgs),
+    /// Alerts from the detectors: list (from DIR or the server), show, ack, close, suppress, SLA.
+    Alerts(crate::alerts_cmd::AlertsArgs),
     /// Tokens from the server's token authority: issue, introspect (RFC 7662), revoke (RFC 7009).
     #[command(subcommand)]
     Token(crate::api_cmd::TokenCmd),

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod admin_cmd;
+mod alerts_cmd;
 mod api_cmd;
 mod bench;
 mod bench_events;
@@ -10,12 +11,14 @@ mod bench_token;
 mod cli;
 mod demo;
 mod demo_tokens;
+mod eval;
 mod ingest_cmd;
 mod ledger_cmd;
 mod local_server;
 mod mirror;
 mod serve_cmd;
 mod sim_cmd;
+mod simfeed;
 mod ui;
 
 use std::process::ExitCode;
@@ -32,6 +35,8 @@ fn main() -> ExitCode {
         cli::Command::Admin(cmd) => admin_cmd::run(cmd),
         cli::Command::Ingest(a) => ingest_cmd::run(a),
         cli::Command::Sim(a) => sim_cmd::run(a),
+        cli::Command::Eval(a) => eval::run(&a),
+        cli::Command::Alerts(a) => alerts_cmd::run(a),
         cli::Command::Token(cmd) => api_cmd::run_token(cmd),
         cli::Command::Keys(cmd) => api_cmd::run_keys(cmd),
         cli::Command::Principal(cmd) => api_cmd::run_principal(cmd),

@@ -86,6 +86,10 @@ pub struct ServeArgs {
     /// Scheduled signing-key rotation period, at least 1m [default: 1d].
     #[arg(long, value_name = "DURATION", value_parser = parse_setting::<DurationSetting>)]
     pub key_rotation: Option<DurationSetting>,
+    /// Detection file (TOML): thresholds, residency, Sigma rules directory, alert SLA,
+    /// webhooks (docs/alerts.md) [default: built-in thresholds, no rules, no webhooks].
+    #[arg(long, value_name = "FILE")]
+    pub detect_config: Option<PathBuf>,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -107,6 +111,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     flags.token_issuer = args.token_issuer;
     flags.token_lifetime = args.token_lifetime;
     flags.key_rotation = args.key_rotation;
+    flags.detect_config = args.detect_config;
     let config = server::resolve(
         flags,
         args.config.as_deref(),

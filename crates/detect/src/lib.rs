@@ -15,12 +15,18 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod alert;
 pub mod distinct;
 mod engine;
 mod finding;
 mod record;
 mod replay;
+pub mod settings;
 
+pub use alert::{
+    AckSla, Alert, AlertStatus, AlertStore, AlertStoreError, Suppression, Transition,
+    TransitionError,
+};
 pub use engine::{
     Checkpoint, Context, DetectConfig, Engine, EngineStats, KeyState, NoContext, Residency,
     Thresholds, WINDOWS,

@@ -47,6 +47,8 @@ pub(crate) struct Inner {
     pub(crate) tokens: crate::tokens::TokenState,
     /// Grants and authorization.
     pub(crate) grants: crate::grants::GrantState,
+    /// Alerts and the detection settings.
+    pub(crate) alerts: crate::alerts::AlertState,
 }
 
 impl AppState {
@@ -63,6 +65,7 @@ impl AppState {
         scim: crate::scim_routes::ScimState,
         tokens: crate::tokens::TokenState,
         grants: crate::grants::GrantState,
+        alerts: crate::alerts::AlertState,
     ) -> AppState {
         let limits = config.limits();
         let log_dir = config.data.join("log");
@@ -83,6 +86,7 @@ impl AppState {
             scim,
             tokens,
             grants,
+            alerts,
         }))
     }
 
@@ -194,6 +198,7 @@ pub(crate) fn router(state: AppState) -> Router {
                 .layer(axum::extract::DefaultBodyLimit::max(128 << 20)),
         )
         .merge(crate::grants::router())
+        .merge(crate::alerts::router())
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(middleware::from_fn_with_state(state.clone(), observe))
@@ -224,7 +229,9 @@ fn route_of(path: &str) -> &'static str {
             "/v1/principals/{id}/offboard"
         }
         p if p.starts_with("/v1/principals/") => "/v1/principals/{id}",
+        "/v1/alerts" => "/v1/alerts",
         p if p.starts_with("/v1/grants/") => crate::grants::route_of(p),
+        p if p.starts_with("/v1/alerts/") => crate::alerts::route_of(p),
         p if p.starts_with("/log/") => "/log/{path}",
         p if p.starts_with("/scim/v2/") => crate::scim_routes::route_of(p),
         _ => "other",

@@ -64,6 +64,10 @@ pub struct Config {
     /// least 1 min); the previous key verifies for the longest lifetime
     /// plus leeway afterwards.
     pub key_rotation: Duration,
+    /// The detection file (`docs/alerts.md`): detector thresholds and
+    /// residency, Sigma rules directory, acknowledgement SLA, webhooks.
+    /// `None`: the defaults, no rules, no webhooks.
+    pub detect_config: Option<PathBuf>,
 }
 
 impl Config {
@@ -89,6 +93,7 @@ impl Config {
             token_issuer: None,
             token_lifetime: Duration::from_secs(10 * 60),
             key_rotation: Duration::from_secs(24 * 60 * 60),
+            detect_config: None,
         }
     }
 
@@ -450,6 +455,8 @@ settings! {
     log_level: String = "CUSTOS_LOG_LEVEL",
     /// Token issuer (`CUSTOS_TOKEN_ISSUER`).
     token_issuer: String = "CUSTOS_TOKEN_ISSUER",
+    /// Detection file: thresholds, residency, rules, SLA, webhooks (`CUSTOS_DETECT_CONFIG`).
+    detect_config: PathBuf = "CUSTOS_DETECT_CONFIG",
     /// Default token lifetime (`CUSTOS_TOKEN_LIFETIME`).
     token_lifetime: DurationSetting = "CUSTOS_TOKEN_LIFETIME",
     /// Signing-key rotation period (`CUSTOS_KEY_ROTATION`).
@@ -484,11 +491,15 @@ impl Settings {
                 },
             }
         })?;
-        if let Some(d) = s.data.as_mut()
-            && d.is_relative()
-            && let Some(base) = path.parent()
+        for d in [s.data.as_mut(), s.detect_config.as_mut()]
+            .into_iter()
+            .flatten()
         {
-            *d = base.join(&*d);
+            if d.is_relative()
+                && let Some(base) = path.parent()
+            {
+                *d = base.join(&*d);
+            }
         }
         Ok(s)
     }
@@ -538,6 +549,9 @@ impl Settings {
         }
         if let Some(v) = self.token_issuer {
             c.token_issuer = Some(v);
+        }
+        if let Some(v) = self.detect_config {
+            c.detect_config = Some(v);
         }
         if let Some(v) = self.token_lifetime {
             c.token_lifetime = v.0;

@@ -97,7 +97,7 @@ fn person(actor: &Actor) -> String {
     actor.name.clone().unwrap_or_else(|| actor.uid.clone())
 }
 
-fn json_response(status: StatusCode, v: Value) -> Response {
+pub(crate) fn json_response(status: StatusCode, v: Value) -> Response {
     let mut resp = (status, axum::Json(v)).into_response();
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -44,10 +44,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod alerts;
 mod app;
 mod auth;
 pub mod config;
 mod credentials;
+mod detect_task;
 mod directory;
 mod error;
 mod grants;

@@ -85,6 +85,8 @@ pub(crate) struct Metrics {
     introspections: Mutex<BTreeMap<&'static str, u64>>,
     refusals_unrecorded: AtomicU64,
     control_entries: AtomicU64,
+    detect_entries: AtomicU64,
+    alerts_raised: AtomicU64,
 }
 
 /// Point-in-time values read when `/metrics` is scraped.
@@ -132,6 +134,16 @@ impl Metrics {
     /// Control-plane entries (token, principal, grant) appended.
     pub(crate) fn control_logged(&self, n: u64) {
         self.control_entries.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Ledger entries the detectors processed.
+    pub(crate) fn detect_processed(&self, n: u64) {
+        self.detect_entries.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Alerts raised.
+    pub(crate) fn alerts_raised(&self, n: u64) {
+        self.alerts_raised.fetch_add(n, Ordering::Relaxed);
     }
 
     pub(crate) fn http(&self, route: &'static str, status: u16) {
@@ -199,6 +211,18 @@ impl Metrics {
             "counter",
             "Token-authority, principal and grant lifecycle entries and token refusals appended to the ledger.",
             load(&self.control_entries),
+        );
+        single(
+            "custos_detect_entries_total",
+            "counter",
+            "Ledger entries the detectors processed.",
+            load(&self.detect_entries),
+        );
+        single(
+            "custos_alerts_raised_total",
+            "counter",
+            "Alerts raised (new, not merged repeats).",
+            load(&self.alerts_raised),
         );
         single(
             "custos_token_refusals_unrecorded_total",

@@ -55,6 +55,9 @@ pub enum ServerError {
     /// The grants could not be loaded.
     #[error("grants: {0}")]
     Grants(String),
+    /// The detection file (`detect_config`) is unusable.
+    #[error("detection config: {0}")]
+    Detect(String),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -114,7 +117,15 @@ impl Server {
         let scim = crate::scim_routes::ScimState::new(store::SqliteScimStore::new(&db)?);
         let (tokens, startup_changes) = open_tokens(&config, &ledger, &db, clock.clone())?;
         let grants = crate::grants::GrantState::open(&db)?;
-        let state = AppState::new(config, ledger, key, auth, clock, scim, tokens, grants);
+        let settings = match &config.detect_config {
+            Some(p) => detect::settings::Settings::load(p)
+                .map_err(|e| ServerError::Detect(e.to_string()))?,
+            None => detect::settings::Settings::default(),
+        };
+        let alerts = crate::alerts::AlertState::new(store::SqliteAlertStore::new(&db)?, settings);
+        let state = AppState::new(
+            config, ledger, key, auth, clock, scim, tokens, grants, alerts,
+        );
         if let Some(l) = state.ledger() {
             reconcile(&state, &l)?;
             // A first signing key made at start is a lifecycle change like
@@ -167,6 +178,11 @@ impl Server {
         let (stop_tx, stop_rx) = watch::channel(false);
         let watcher = tokio::spawn(watch_credentials(state.clone(), stop_rx.clone()));
         let ticker = tokio::spawn(token_ticks(state.clone(), stop_rx.clone()));
+        let detector = tokio::spawn(crate::detect_task::detect_loop(
+            state.clone(),
+            stop_rx.clone(),
+        ));
+        let deliverer = tokio::spawn(crate::alerts::deliver_loop(state.clone(), stop_rx.clone()));
         let mut drain = stop_rx;
         state.inner().scim.init(&format!("http://{addr}"));
         let app = app::router(state.clone());
@@ -215,6 +231,8 @@ impl Server {
         }
         let _ = watcher.await;
         let _ = ticker.await;
+        let _ = detector.await;
+        let _ = deliverer.await;
         let Some(ledger) = state.take_ledger() else {
             return Ok(());
         };

@@ -40,6 +40,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod alert_store;
 mod db;
 mod directory_store;
 mod grant_store;
@@ -48,6 +49,7 @@ mod scim_store;
 mod token_store;
 
 // The public interface is:
+pub use alert_store::{Delivery, SqliteAlertStore};
 pub use db::{BUSY_TIMEOUT, DB_RELATIVE_PATH, Database, OpenError, Settings};
 pub use directory_store::{DirectoryUser, SqliteDirectoryStore};
 pub use grant_store::SqliteGrantStore;

@@ -11,7 +11,7 @@
 pub const APPLICATION_ID: i64 = 0x4355_5354;
 
 /// The schema version this build writes and reads (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// The migrations, oldest first; `MIGRATIONS.len() == SCHEMA_VERSION`.
 pub(crate) const MIGRATIONS: &[&str] = &[
@@ -99,5 +99,40 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         status     TEXT    NOT NULL CHECK (status IN ('active', 'suspended', 'offboarded')),
         updated_ms INTEGER NOT NULL CHECK (updated_ms >= 0)
     ) STRICT, WITHOUT ROWID;
+    ",
+    // 4: alerts, suppressions and the webhook outbox (detect::AlertStore).
+    "
+    -- Alerts: the alert as JSON, with indexed columns derived from it.
+    CREATE TABLE alert (
+        id        TEXT    PRIMARY KEY,
+        dedup     TEXT    NOT NULL,
+        status    TEXT    NOT NULL
+                  CHECK (status IN ('open', 'acknowledged', 'closed', 'suppressed')),
+        opened_ms INTEGER NOT NULL,
+        body      TEXT    NOT NULL CHECK (json_valid(body))
+    ) STRICT;
+    CREATE INDEX alert_dedup ON alert (dedup, opened_ms);
+    CREATE INDEX alert_opened ON alert (opened_ms, id);
+
+    CREATE TABLE alert_suppression (
+        id         TEXT    PRIMARY KEY,
+        created_ms INTEGER NOT NULL,
+        body       TEXT    NOT NULL CHECK (json_valid(body))
+    ) STRICT;
+
+    -- Webhook deliveries not yet done (and those given up, for the record).
+    CREATE TABLE webhook_outbox (
+        seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+        hook         TEXT    NOT NULL,
+        alert        TEXT    NOT NULL,
+        payload      TEXT    NOT NULL,
+        attempts     INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+        next_ms      INTEGER NOT NULL,
+        state        TEXT    NOT NULL DEFAULT 'pending'
+                     CHECK (state IN ('pending', 'delivered', 'failed')),
+        last_error   TEXT,
+        done_ms      INTEGER
+    ) STRICT;
+    CREATE INDEX webhook_outbox_due ON webhook_outbox (state, next_ms);
     ",
 ];

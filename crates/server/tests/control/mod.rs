@@ -54,6 +54,11 @@ fn start(dir: &Path, offset: &Arc<AtomicI64>) -> RunningServer {
     c.listen = "127.0.0.1:0".parse().unwrap();
     c.shutdown_timeout = Duration::from_secs(10);
     c.workers = Some(2);
+    // A test that wants detection settings writes DIR/detect.toml.
+    let detect = dir.join("detect.toml");
+    if detect.is_file() {
+        c.detect_config = Some(detect);
+    }
     let off = Arc::clone(offset);
     let mut opts = StartOptions::default();
     opts.clock = Arc::new(move || {
@@ -133,6 +138,15 @@ impl Srv {
     /// same data directory.
     pub fn restart(&mut self) {
         self.running.take().unwrap().shutdown().unwrap();
+        let running = start(self.dir.path(), &self.offset_ms);
+        self.url = running.url();
+        self.running = Some(running);
+    }
+
+    /// Shuts the server down, runs `f` on the data directory, starts again.
+    pub fn restart_with(&mut self, f: impl FnOnce(&Path)) {
+        self.running.take().unwrap().shutdown().unwrap();
+        f(self.dir.path());
         let running = start(self.dir.path(), &self.offset_ms);
         self.url = running.url();
         self.running = Some(running);
