@@ -701,9 +701,9 @@ impl Engine {
             }
         });
         // Entities silent for longer than their horizon are forgotten.
-        self.state.entities.retain(|kind, e| {
-            e.last_minute + horizon(kind) > end_minute || !e.distinct.is_empty()
-        });
+        self.state
+            .entities
+            .retain(|kind, e| e.last_minute + horizon(kind) > end_minute || !e.distinct.is_empty());
         // Peer baselines: per group, the median of members' own baselines.
         let mut groups: BTreeMap<(EntityKind, String), Vec<[u32; 7]>> = BTreeMap::new();
         for (kind, _, e) in self.state.entities.iter() {
@@ -761,7 +761,11 @@ impl Engine {
                 list.push((EntityKind::Issuer, i, None));
             }
             if let Some(net) = network.as_deref() {
-                list.push((EntityKind::Network, net, Some(rec.src_country.as_deref().unwrap_or("-"))));
+                list.push((
+                    EntityKind::Network,
+                    net,
+                    Some(rec.src_country.as_deref().unwrap_or("-")),
+                ));
             }
             if let Some(c) = rec.src_country.as_deref() {
                 list.push((EntityKind::Country, c, None));
@@ -772,7 +776,11 @@ impl Engine {
         }
         for (kind, id, group) in list {
             let new_group = if kind == EntityKind::Principal
-                && self.state.entities.get_ref(kind, id).is_none_or(|e| e.group.is_none())
+                && self
+                    .state
+                    .entities
+                    .get_ref(kind, id)
+                    .is_none_or(|e| e.group.is_none())
             {
                 Some(self.context.peer_group(id).unwrap_or_else(|| {
                     format!(

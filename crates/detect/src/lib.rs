@@ -20,6 +20,7 @@ mod engine;
 mod finding;
 mod record;
 mod replay;
+pub mod sigma;
 
 pub use engine::{
     Checkpoint, Context, DetectConfig, Engine, EngineStats, KeyState, NoContext, Residency,
