@@ -512,14 +512,22 @@ pub struct SigmaSnapshot {
     /// Format version (1).
     pub version: u32,
     /// Per correlation rule key: its fingerprint and its windows by group.
-    rules: BTreeMap<String, (String, BTreeMap<Vec<String>, Window>)>,
+    rules: BTreeMap<String, SnapRule>,
+}
+
+/// One correlation rule's state in a snapshot (groups as a list: JSON
+/// object keys must be strings).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct SnapRule {
+    fingerprint: String,
+    groups: Vec<(Vec<String>, Window)>,
 }
 
 impl SigmaSnapshot {
     /// Groups held (all correlation rules together).
     #[must_use]
     pub fn groups(&self) -> usize {
-        self.rules.values().map(|(_, g)| g.len()).sum()
+        self.rules.values().map(|r| r.groups.len()).sum()
     }
 }
 
@@ -997,7 +1005,14 @@ impl RuleSet {
     pub fn snapshot(&self) -> SigmaSnapshot {
         let mut rules = BTreeMap::new();
         for (c, s) in self.correlations.iter().zip(&self.state) {
-            rules.insert(c.key.clone(), (c.fingerprint.clone(), s.clone()));
+            let groups = s.iter().map(|(k, w)| (k.clone(), w.clone())).collect();
+            rules.insert(
+                c.key.clone(),
+                SnapRule {
+                    fingerprint: c.fingerprint.clone(),
+                    groups,
+                },
+            );
         }
         SigmaSnapshot { version: 1, rules }
     }
@@ -1009,10 +1024,10 @@ impl RuleSet {
     pub fn restore(&mut self, snap: &SigmaSnapshot) -> usize {
         let mut n = 0;
         for (c, s) in self.correlations.iter().zip(self.state.iter_mut()) {
-            if let Some((fp, groups)) = snap.rules.get(&c.key)
-                && *fp == c.fingerprint
+            if let Some(r) = snap.rules.get(&c.key)
+                && r.fingerprint == c.fingerprint
             {
-                s.clone_from(groups);
+                *s = r.groups.iter().cloned().collect();
                 n += 1;
             }
         }
@@ -1097,6 +1112,11 @@ fn update(
             }
             v
         }
+        // Temporal: the rule's position, so `counts` says which rules are
+        // in the window without scanning it.
+        None if matches!(c.kind, CorrKind::Temporal | CorrKind::TemporalOrdered) => {
+            vec![u64::try_from(pos).unwrap_or(u64::MAX)]
+        }
         None => Vec::new(),
     };
     let w = state.entry(group.clone()).or_default();
@@ -1107,6 +1127,13 @@ fn update(
         r: u16::try_from(pos).unwrap_or(u16::MAX),
         v: values,
     });
+    // At most one finding per group and timespan: nothing to evaluate
+    // while the last one is that recent.
+    if w.fired
+        .is_some_and(|t| rec.time_ms.saturating_sub(t) < c.timespan_ms)
+    {
+        return None;
+    }
     let value = match c.kind {
         CorrKind::EventCount => u64::try_from(w.entries.len()).unwrap_or(u64::MAX),
         CorrKind::ValueCount => u64::try_from(w.counts.len()).unwrap_or(u64::MAX),
@@ -1115,7 +1142,7 @@ fn update(
                 c.refs
                     .iter()
                     .position(|x| x == r)
-                    .is_some_and(|p| w.entries.iter().any(|e| usize::from(e.r) == p))
+                    .is_some_and(|p| u64::try_from(p).is_ok_and(|p| w.counts.contains_key(&p)))
             };
             let ok = match &c.expr {
                 Some(e) => eval_expr(e, &seen),
@@ -1124,9 +1151,13 @@ fn update(
             u64::from(ok)
         }
         CorrKind::TemporalOrdered => {
-            // The rules in the listed order, each at or after the previous.
+            // The rules in the listed order, each at or after the previous
+            // (scanned only once every rule is in the window).
             let mut next = 0usize;
-            for e in &w.entries {
+            let all = (0..c.refs.len())
+                .all(|p| u64::try_from(p).is_ok_and(|p| w.counts.contains_key(&p)));
+            let take = if all { w.entries.len() } else { 0 };
+            for e in w.entries.iter().take(take) {
                 if usize::from(e.r) == next {
                     next += 1;
                     if next == c.refs.len() {
@@ -1144,11 +1175,6 @@ fn update(
         CorrKind::Temporal | CorrKind::TemporalOrdered => value == 1,
     };
     if !holds {
-        return None;
-    }
-    if w.fired
-        .is_some_and(|t| rec.time_ms.saturating_sub(t) < c.timespan_ms)
-    {
         return None;
     }
     w.fired = Some(rec.time_ms);
