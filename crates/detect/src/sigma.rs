@@ -157,12 +157,12 @@ impl RuleError {
 /// the decoded record (borrowed), not from a JSON tree.
 pub struct RecordEvent<'r, 'a>(pub &'r Record<'a>);
 
-fn s<'x>(v: &'x Cow<'_, str>) -> EventValue<'x> {
-    EventValue::Str(Cow::Borrowed(v.as_ref()))
+fn s(v: &str) -> EventValue<'_> {
+    EventValue::Str(Cow::Borrowed(v))
 }
 
 fn opt<'x>(v: Option<&'x Cow<'_, str>>) -> Option<EventValue<'x>> {
-    v.map(s)
+    v.map(|x| s(x))
 }
 
 fn kind_name(k: RecordKind) -> &'static str {
@@ -197,10 +197,11 @@ impl RecordEvent<'_, '_> {
             &r.refusal,
             &r.principal,
             &r.key,
-        ] {
-            if let Some(x) = o {
-                v.push(x);
-            }
+        ]
+        .into_iter()
+        .flatten()
+        {
+            v.push(o);
         }
         if let Some(k) = r.actor_kind {
             v.push(k.as_str());
@@ -244,14 +245,16 @@ impl Event for RecordEvent<'_, '_> {
             "unmapped.custos.kid" => opt(r.kid.as_ref()),
             "unmapped.custos.purpose" => opt(r.purpose.as_ref()),
             "unmapped.custos.subjects" => {
-                Some(EventValue::Array(r.subjects.iter().map(s).collect()))
+                Some(EventValue::Array(r.subjects.iter().map(|x| s(x)).collect()))
             }
             "unmapped.custos.subject_count" => Some(EventValue::Int(
                 i64::try_from(r.subjects.len()).unwrap_or(i64::MAX),
             )),
             "unmapped.custos.subject" => opt(r.subject.as_ref()),
             "unmapped.custos.refusal" => opt(r.refusal.as_ref()),
-            "unmapped.custos.reasons" => Some(EventValue::Array(r.reasons.iter().map(s).collect())),
+            "unmapped.custos.reasons" => {
+                Some(EventValue::Array(r.reasons.iter().map(|x| s(x)).collect()))
+            }
             "custos.record_kind" => Some(EventValue::Str(Cow::Borrowed(kind_name(r.kind())))),
             _ => None,
         }
@@ -991,11 +994,11 @@ impl RuleSet {
             let (Some(c), Some(state)) = (self.correlations.get(ci), self.state.get_mut(ci)) else {
                 continue;
             };
-            if let Some(f) = update(c, state, &ev, pos) {
-                if !fired.contains(&ci) {
-                    fired.push(ci);
-                    out.push(f);
-                }
+            if let Some(f) = update(c, state, &ev, pos)
+                && !fired.contains(&ci)
+            {
+                fired.push(ci);
+                out.push(f);
             }
         }
     }
