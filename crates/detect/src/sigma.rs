@@ -1364,3 +1364,50 @@ impl RuleWatcher {
         Ok(true)
     }
 }
+
+/// The `sigma_rule` fuzz target's body (`fuzz/fuzz_targets/sigma_rule.rs`),
+/// also run over the committed corpus by `tests/sigma_fuzz_corpus.rs`:
+/// `data` as a rule file; a refusal must name the file, an accepted set must
+/// evaluate a few entries and snapshot without panicking. `Ok(true)` if the
+/// rules loaded.
+///
+/// # Errors
+/// A description of the broken invariant.
+#[doc(hidden)]
+pub fn fuzz_rule(data: &[u8]) -> Result<bool, String> {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return Ok(false);
+    };
+    match RuleSet::from_yaml("fuzz.yml", text) {
+        Err(e) => {
+            if e.file() != "fuzz.yml" || !e.to_string().starts_with("fuzz.yml: ") {
+                return Err(format!("a refusal that does not name the file: {e}"));
+            }
+            Ok(false)
+        }
+        Ok(mut set) => {
+            let mut out = Vec::new();
+            let subjects = [Cow::Borrowed("0q7NmbPEMHcPKTE_wuNqzQ")];
+            for i in 0..4u64 {
+                let rec = Record {
+                    index: i,
+                    time_ms: i64::try_from(i).unwrap_or(0) * 1000,
+                    log_name: Cow::Borrowed("custos.access"),
+                    actor: Cow::Borrowed("emp-1"),
+                    operation: Cow::Borrowed("op"),
+                    status_id: 1,
+                    subjects: subjects.to_vec(),
+                    src_ip: Some(Cow::Borrowed("10.0.0.1")),
+                    refusal: (i == 1).then_some(Cow::Borrowed("never_issued")),
+                    ..Record::default()
+                };
+                set.process(&rec, &mut out);
+            }
+            let snap = set.snapshot();
+            if set.restore(&snap) != snap.rules.len() {
+                return Err("a snapshot does not restore into its own set".into());
+            }
+            Ok(true)
+        }
+    }
+}
