@@ -22,6 +22,7 @@ mod finding;
 mod record;
 mod replay;
 pub mod settings;
+pub mod sigma;
 
 pub use alert::{
     AckSla, Alert, AlertStatus, AlertStore, AlertStoreError, Suppression, Transition,
