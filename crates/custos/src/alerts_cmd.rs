@@ -195,7 +195,11 @@ fn list(a: &AlertsArgs) -> anyhow::Result<ExitCode> {
             if ans.status != 200 {
                 return show(&ans);
             }
-            ans.body.get("alerts").and_then(Value::as_array).cloned().unwrap_or_default()
+            ans.body
+                .get("alerts")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
         }
     };
     if a.json {
@@ -214,8 +218,12 @@ fn list(a: &AlertsArgs) -> anyhow::Result<ExitCode> {
         let f = &v["finding"];
         let entity = format!(
             "{} {}",
-            f.pointer("/entity/kind").and_then(Value::as_str).unwrap_or(""),
-            f.pointer("/entity/id").and_then(Value::as_str).unwrap_or("")
+            f.pointer("/entity/kind")
+                .and_then(Value::as_str)
+                .unwrap_or(""),
+            f.pointer("/entity/id")
+                .and_then(Value::as_str)
+                .unwrap_or("")
         );
         let id = v["id"].as_str().unwrap_or("");
         println!(

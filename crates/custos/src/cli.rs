@@ -38,6 +38,8 @@ pub enum Command {
     /// Replay the simulator's attack and benign scenarios through the detectors:
     /// time to first alert per attack, recall, false alerts per 10,000 principals a day.
     Eval(crate::eval::EvalArgs),
+    /// Retro-hunt: run the detectors and any Sigma rules over any past range of a ledger.
+    Hunt(crate::hunt::HuntArgs),
     /// Alerts from the detectors: list (from DIR or the server), show, ack, close, suppress, SLA.
     Alerts(crate::alerts_cmd::AlertsArgs),
     /// Tokens from the server's token authority: issue, introspect (RFC 7662), revoke (RFC 7009).

@@ -198,18 +198,15 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<std::process::ExitCode> {
         }
         return Ok(std::process::ExitCode::SUCCESS);
     }
-    let config = match &args.config {
-        Some(p) => {
-            let text =
-                std::fs::read_to_string(p).with_context(|| format!("read {}", p.display()))?;
-            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?
-        }
-        None => sim_company_config(),
+    let (config, settings_rules) = match &args.config {
+        Some(p) => crate::hunt::load_config(Some(p))?,
+        None => (sim_company_config(), None),
     };
+    let rules_dir = args.rules.clone().or(settings_rules);
     let mut results = Vec::new();
     for case in cases {
         eprintln!("case {}: {}", case.name, case.about);
-        let r = run_case(&case, &config)?;
+        let r = run_case(&case, &config, rules_dir.as_deref())?;
         print_case(&r);
         results.push(r);
     }
@@ -264,12 +261,20 @@ fn episode_of(ev: &sim::SimEvent<'_>) -> u16 {
 }
 
 /// Runs one case.
-pub fn run_case(case: &Case, config: &detect::DetectConfig) -> anyhow::Result<CaseResult> {
+pub fn run_case(
+    case: &Case,
+    config: &detect::DetectConfig,
+    rules: Option<&std::path::Path>,
+) -> anyhow::Result<CaseResult> {
     let world = Arc::new(
         sim::World::new(case.config.clone())
             .map_err(|e| anyhow::anyhow!("case {}: {e}", case.name))?,
     );
     let mut engine = detect::Engine::new(config.clone(), Box::new(SimContext::new(world.clone())));
+    if let Some(dir) = rules {
+        engine
+            .set_rules(detect::sigma::RuleSet::load_dir(dir).map_err(|e| anyhow::anyhow!("{e}"))?);
+    }
     let key = events::SubjectKey::from_bytes([0x5a; 32]);
     let mut labels: Vec<u16> = Vec::new();
     let mut findings: Vec<detect::Finding> = Vec::new();

@@ -31,8 +31,9 @@ pub struct HuntArgs {
     /// Run only the Sigma rules, not the built-in detectors.
     #[arg(long)]
     pub no_builtin: bool,
-    /// Detection config (TOML, see docs/detect.md).
-    #[arg(long)]
+    /// Detection file (TOML, the server's --detect-config; docs/alerts.md): thresholds,
+    /// residency and, unless --rules is given, the rules directory.
+    #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Issuance records (NDJSON of {"iss","jti",…}, e.g. `custos sim
     /// --issued`): tokens of these issuers not listed are "never issued".
@@ -134,14 +135,14 @@ impl FileContext {
     }
 }
 
-/// Loads a detection config file (TOML), or the default.
-pub fn load_config(path: Option<&Path>) -> anyhow::Result<detect::DetectConfig> {
+/// Loads the detection file (the server's `--detect-config`, docs/alerts.md):
+/// the engine's configuration and its rules directory, or the defaults.
+pub fn load_config(path: Option<&Path>) -> anyhow::Result<(detect::DetectConfig, Option<PathBuf>)> {
     match path {
-        None => Ok(detect::DetectConfig::default()),
+        None => Ok((detect::DetectConfig::default(), None)),
         Some(p) => {
-            let text =
-                std::fs::read_to_string(p).with_context(|| format!("read {}", p.display()))?;
-            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))
+            let s = detect::settings::Settings::load(p)?;
+            Ok((s.engine, s.rules))
         }
     }
 }
@@ -160,34 +161,29 @@ pub fn run(args: &HuntArgs) -> anyhow::Result<std::process::ExitCode> {
     if args.from > to {
         bail!("--from {} is beyond --to {to}", args.from);
     }
-    let config = load_config(args.config.as_deref())?;
+    let (config, settings_rules) = load_config(args.config.as_deref())?;
+    let mut undecodable = 0u64;
     let ctx = FileContext::load(args.issued.as_deref(), args.directory.as_deref())?;
     let mut engine = detect::Engine::new(config, Box::new(ctx));
-    let mut rules = match &args.rules {
-        Some(dir) => Some(
-            detect::sigma::RuleSet::load_dir(dir)
-                .map_err(|e| anyhow::anyhow!("{e}"))?,
-        ),
-        None => None,
-    };
+    let rules_dir = args.rules.clone().or(settings_rules);
+    if let Some(dir) = &rules_dir {
+        let rules = detect::sigma::RuleSet::load_dir(dir).map_err(|e| anyhow::anyhow!("{e}"))?;
+        eprintln!("{} Sigma rules from {}", rules.len(), dir.display());
+        engine.set_rules(rules);
+    } else if args.no_builtin {
+        bail!("--no-builtin needs Sigma rules: --rules DIR");
+    }
+    engine.set_builtin(!args.no_builtin);
     let pb = ui::bar(to - args.from, "entries");
     let started = Instant::now();
     let mut findings = Vec::new();
     let mut last_ms = 0i64;
-    let mut undecodable = 0u64;
-    let builtin = !args.no_builtin;
     detect::for_each_entry(&args.data, args.from, to, size, &mut |index, entry| {
-        match detect::decode(index, entry) {
-            Ok(rec) => {
-                last_ms = last_ms.max(rec.time_ms);
-                if builtin {
-                    engine.process_record(&rec, &mut findings);
-                }
-                if let Some(r) = rules.as_mut() {
-                    findings.extend(r.process(&rec));
-                }
-            }
-            Err(_) => undecodable += 1,
+        if let Ok(rec) = detect::decode(index, entry) {
+            last_ms = last_ms.max(rec.time_ms);
+            engine.process_record(&rec, &mut findings);
+        } else {
+            undecodable += 1;
         }
         if index % 65_536 == 0 {
             pb.set_position(index - args.from);
@@ -195,9 +191,7 @@ pub fn run(args: &HuntArgs) -> anyhow::Result<std::process::ExitCode> {
         true
     })
     .map_err(|e| anyhow::anyhow!("{e}"))?;
-    if builtin {
-        findings.extend(engine.tick(last_ms + 60_000));
-    }
+    findings.extend(engine.tick(last_ms + 60_000));
     pb.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     if let Some(p) = &args.detector {

@@ -12,6 +12,7 @@ mod cli;
 mod demo;
 mod demo_tokens;
 mod eval;
+mod hunt;
 mod ingest_cmd;
 mod ledger_cmd;
 mod local_server;
@@ -36,6 +37,7 @@ fn main() -> ExitCode {
         cli::Command::Ingest(a) => ingest_cmd::run(a),
         cli::Command::Sim(a) => sim_cmd::run(a),
         cli::Command::Eval(a) => eval::run(&a),
+        cli::Command::Hunt(a) => hunt::run(&a),
         cli::Command::Alerts(a) => alerts_cmd::run(a),
         cli::Command::Token(cmd) => api_cmd::run_token(cmd),
         cli::Command::Keys(cmd) => api_cmd::run_keys(cmd),

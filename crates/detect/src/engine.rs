@@ -374,6 +374,10 @@ pub struct Engine {
     config: DetectConfig,
     context: Box<dyn Context>,
     state: State,
+    /// Sigma rules run on every decoded entry after the built-ins.
+    rules: Option<crate::sigma::RuleSet>,
+    /// Whether the built-in detectors run (off: rules only, for hunts).
+    builtin: bool,
 }
 
 /// A serialised engine state, to resume without replaying the ledger.
@@ -382,6 +386,10 @@ pub struct Checkpoint {
     /// Format version.
     pub v: u32,
     state: State,
+    /// The Sigma rules' correlation state (rules unchanged since are
+    /// restored; the others start empty).
+    #[serde(default)]
+    sigma: Option<crate::sigma::SigmaSnapshot>,
 }
 
 const CHECKPOINT_VERSION: u32 = 1;
@@ -394,7 +402,28 @@ impl Engine {
             config,
             context,
             state: State::default(),
+            rules: None,
+            builtin: true,
         }
+    }
+
+    /// Runs `rules` on every entry too, carrying over the correlation state
+    /// of rules that did not change from the rules in place (a reload).
+    pub fn set_rules(&mut self, mut rules: crate::sigma::RuleSet) {
+        if let Some(old) = &self.rules {
+            rules.restore(&old.snapshot());
+        }
+        self.rules = Some(rules);
+    }
+
+    /// The rules in place, for a watcher to reload.
+    pub fn rules_mut(&mut self) -> Option<&mut crate::sigma::RuleSet> {
+        self.rules.as_mut()
+    }
+
+    /// Turns the built-in detectors off (Sigma rules only) or on.
+    pub fn set_builtin(&mut self, on: bool) {
+        self.builtin = on;
     }
 
     /// The configuration.
@@ -446,6 +475,7 @@ impl Engine {
         Checkpoint {
             v: CHECKPOINT_VERSION,
             state: self.state.clone(),
+            sigma: self.rules.as_ref().map(crate::sigma::RuleSet::snapshot),
         }
     }
 
@@ -462,6 +492,9 @@ impl Engine {
             ));
         }
         self.state = cp.state;
+        if let (Some(rules), Some(snap)) = (self.rules.as_mut(), cp.sigma.as_ref()) {
+            rules.restore(snap);
+        }
         Ok(())
     }
 
@@ -493,6 +526,18 @@ impl Engine {
         }
         let kind = rec.kind();
         if kind == RecordKind::Finding {
+            return;
+        }
+        if let Some(rules) = self.rules.as_mut() {
+            let mut found = Vec::new();
+            rules.process(rec, &mut found);
+            // Same deduplication as the built-ins: one finding per rule and
+            // entity per `dedup_s`.
+            for f in found {
+                self.raise(f, out);
+            }
+        }
+        if !self.builtin {
             return;
         }
         // Time never runs backwards inside the engine: a late entry counts

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use detect::sigma::RuleWatcher;
 use detect::{Context, Engine};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -63,9 +64,30 @@ fn new_engine(state: &AppState) -> Engine {
     Engine::new(state.inner().alerts.settings.engine.clone(), Box::new(ctx))
 }
 
-/// The engine from the checkpoint, or a fresh one (replaying from 0).
-fn load(state: &AppState) -> Engine {
+/// The engine (with the Sigma rules of the detection file, watched for
+/// changes) from the checkpoint, or a fresh one (replaying from 0).
+fn load(state: &AppState) -> (Engine, Option<RuleWatcher>) {
+    load_engine(state)
+}
+
+fn with_rules(state: &AppState) -> (Engine, Option<RuleWatcher>) {
     let mut engine = new_engine(state);
+    let mut watcher = None;
+    if let Some(dir) = &state.inner().alerts.settings.rules {
+        match RuleWatcher::new(dir) {
+            Ok((w, rules)) => {
+                tracing::info!(rules = rules.len(), dir = %dir.display(), "Sigma rules loaded");
+                engine.set_rules(rules);
+                watcher = Some(w);
+            }
+            Err(e) => tracing::error!(error = %e, "Sigma rules not loaded"),
+        }
+    }
+    (engine, watcher)
+}
+
+fn load_engine(state: &AppState) -> (Engine, Option<RuleWatcher>) {
+    let (mut engine, watcher) = with_rules(state);
     let path = checkpoint_path(&state.inner().config.data);
     match std::fs::read(&path) {
         Ok(bytes) => match serde_json::from_slice::<Saved>(&bytes) {
@@ -75,7 +97,7 @@ fn load(state: &AppState) -> Engine {
                         next_index = engine.next_index(),
                         "detectors resumed from their checkpoint"
                     );
-                    return engine;
+                    return (engine, watcher);
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "detector checkpoint unusable; replaying the ledger")
@@ -93,7 +115,7 @@ fn load(state: &AppState) -> Engine {
             tracing::warn!(error = %e, "detector checkpoint unreadable; replaying the ledger")
         }
     }
-    new_engine(state)
+    with_rules(state)
 }
 
 /// Writes the checkpoint atomically (temporary file, fsync, rename).
@@ -120,7 +142,7 @@ fn save(data: &Path, engine: &Engine) -> std::io::Result<()> {
 /// Runs until `stop`; see the module docs.
 pub(crate) async fn detect_loop(state: AppState, mut stop: watch::Receiver<bool>) {
     let data = state.inner().config.data.clone();
-    let mut engine = {
+    let (mut engine, mut watcher) = {
         let st = state.clone();
         match tokio::task::spawn_blocking(move || load(&st)).await {
             Ok(e) => e,
@@ -146,7 +168,14 @@ pub(crate) async fn detect_loop(state: AppState, mut stop: watch::Receiver<bool>
         let to = size.min(from.saturating_add(CHUNK));
         let now = now_ms(&state);
         let dir = data.clone();
-        let Ok((back, findings, result)) = tokio::task::spawn_blocking(move || {
+        let Ok((back, back_watcher, findings, result)) = tokio::task::spawn_blocking(move || {
+            if let (Some(w), Some(rules)) = (watcher.as_mut(), engine.rules_mut()) {
+                match w.poll(rules) {
+                    Ok(true) => tracing::info!(rules = rules.len(), "Sigma rules reloaded"),
+                    Ok(false) => {}
+                    Err(e) => tracing::error!(error = %e, "Sigma rules not reloaded; the previous rules stay in force"),
+                }
+            }
             let mut findings = Vec::new();
             let result = detect::for_each_entry(&dir, from, to, size, &mut |i, e| {
                 findings.extend(engine.process(i, e));
@@ -155,13 +184,14 @@ pub(crate) async fn detect_loop(state: AppState, mut stop: watch::Receiver<bool>
             if result.is_ok() && to == size {
                 findings.extend(engine.tick(now));
             }
-            (engine, findings, result)
+            (engine, watcher, findings, result)
         })
         .await
         else {
             return;
         };
         engine = back;
+        watcher = back_watcher;
         if let Err(e) = result {
             tracing::error!(error = %e, from, to, "detectors could not read the ledger; retrying");
             continue;
@@ -180,7 +210,10 @@ pub(crate) async fn detect_loop(state: AppState, mut stop: watch::Receiver<bool>
                     tracing::error!(error = %e, findings = n, "raising alerts failed; detectors go back to their checkpoint");
                     let st = state.clone();
                     match tokio::task::spawn_blocking(move || load(&st)).await {
-                        Ok(e) => engine = e,
+                        Ok((e, w)) => {
+                            engine = e;
+                            watcher = w;
+                        }
                         Err(_) => return,
                     }
                     unsaved = false;

@@ -122,6 +122,12 @@ impl Server {
                 .map_err(|e| ServerError::Detect(e.to_string()))?,
             None => detect::settings::Settings::default(),
         };
+        if let Some(dir) = &settings.rules {
+            // Refuse to start on rules that do not load (later reloads that
+            // fail keep the rules in force instead).
+            detect::sigma::RuleSet::load_dir(dir)
+                .map_err(|e| ServerError::Detect(e.to_string()))?;
+        }
         let alerts = crate::alerts::AlertState::new(store::SqliteAlertStore::new(&db)?, settings);
         let state = AppState::new(
             config, ledger, key, auth, clock, scim, tokens, grants, alerts,
