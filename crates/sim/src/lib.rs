@@ -26,12 +26,15 @@
 
 mod attack;
 mod config;
+mod episodes;
+mod eval;
 mod event;
 mod generator;
 mod legacy;
 mod net;
 mod perm;
 mod rng;
+mod scenario;
 mod time;
 mod truth;
 mod world;
@@ -40,12 +43,21 @@ use std::io::{self, Write};
 
 // The public interface is:
 pub use config::{Attack, Bulk, Config, ConfigError, Curve, DEFAULT_START_MS, Mix, Rhythm};
+pub use episodes::Episode;
+pub use eval::{EvalCase, eval_suite};
 pub use event::{Label, SimEvent};
 pub use generator::{Generator, Issuance};
 pub use legacy::{AccessRecord, Company, day};
 pub use rng::SplitMix64;
+pub use scenario::{
+    AdminBulkDump, CredentialStuffing, HeavyCsAgents, LowAndSlow, SCENARIOS, Scenario, Start,
+    SupplierScrape, Surge,
+};
 pub use time::{format_rfc3339, parse_rfc3339};
-pub use truth::{AttackInOutput, AttackTruth, DayCount, DepartedTruth, Tally, Truth, Window};
+pub use truth::{
+    AttackInOutput, AttackTruth, DayCount, DepartedTruth, EpisodeInOutput, EpisodeTruth, Tally,
+    Truth, Window,
+};
 pub use world::{
     ActorRef, AttackTimes, Customer, DepartedEngineer, KEYS, Principal, SigningKey, Supplier,
     World, customer_id,
