@@ -56,16 +56,16 @@ pub fn eval_suite(seed: u64) -> Vec<EvalCase> {
     vec![
         EvalCase {
             name: "benign",
-            description: "14 days of a busy, innocent company: a CS backlog (days 8-11), a \
-                          bigger fulfilment batch (9-13), a big campaign (10-12), a holiday \
-                          peak (11-13); no attack",
+            description: "14 days of a busy, innocent company: a CS backlog (days 7-10), a \
+                          bigger fulfilment batch (8-12), a big campaign (9-11), a holiday \
+                          peak (10-12), each from local midnight; no attack",
             config: run(
                 14,
                 vec![
-                    named("heavy_cs_agents", day(8)),
-                    named("fulfilment_batch", day(9)),
-                    named("marketing_campaign", day(10)),
-                    named("holiday_peak", day(11)),
+                    named("heavy_cs_agents", day(7)),
+                    named("fulfilment_batch", day(8)),
+                    named("marketing_campaign", day(9)),
+                    named("holiday_peak", day(10)),
                 ],
             ),
         },
@@ -84,7 +84,7 @@ pub fn eval_suite(seed: u64) -> Vec<EvalCase> {
             name: "supplier_scrape",
             description: "an outsourced CS agent scrapes 10K-20K customers a day for 5 days \
                           from day 9",
-            config: run(w + 5, vec![named("supplier_scrape", day(w))]),
+            config: run(w + 6, vec![named("supplier_scrape", day(w))]),
         },
         EvalCase {
             name: "forged_token",
