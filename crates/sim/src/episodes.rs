@@ -417,7 +417,7 @@ pub(crate) fn emit(w: &crate::World, plan: &Plan, t0: i64, t1: i64, sink: &mut S
                     else {
                         return;
                     };
-                    let who = principal_who(w, sink, *who, KEY_WORKFORCE, t);
+                    let who = principal_who(w, sink, *who, KEY_WORKFORCE, t0);
                     let subjects = Subjects::Run {
                         start: base + a,
                         n: (b - a) as u32,
@@ -454,7 +454,7 @@ pub(crate) fn emit(w: &crate::World, plan: &Plan, t0: i64, t1: i64, sink: &mut S
                 |j, t| {
                     let k = first + j;
                     let c = w.bulk.apply(base + k);
-                    let who = principal_who(w, sink, *who, key, t);
+                    let who = principal_who(w, sink, *who, key, t0);
                     let ticket =
                         Purpose::Numbered("ticket", hash(seed, tag::PURPOSE, id, k) % 10_000_000);
                     let read = |t, op: &'static Op| {

@@ -223,6 +223,34 @@ fn every_scenario_event_is_valid_input_and_runs_are_deterministic() -> TestResul
         ev.write_json(&mut fast)?;
         assert_eq!(fast, serde_json::to_vec(&ev.to_input())?);
     }
+    // Every token but the forged ones was issued, before its first use.
+    let mut generator = sim::Generator::new(&world).with_issuances();
+    let mut issued: HashMap<String, i64> = HashMap::new();
+    let mut used = Vec::new();
+    while let Some(ev) = generator.next() {
+        if !matches!(
+            ev.label(),
+            Label::Probe | Label::Attack | Label::UnknownMember
+        ) && !ev.jti().is_empty()
+        {
+            used.push((ev.jti(), ev.time_ms(), ev.episode()));
+        }
+        for rec in generator.take_issuances() {
+            issued.insert(rec.jti, sim::parse_rfc3339(&rec.iat).ok_or("iat")?);
+        }
+    }
+    for rec in generator.take_issuances() {
+        issued.insert(rec.jti, sim::parse_rfc3339(&rec.iat).ok_or("iat")?);
+    }
+    for (jti, t, episode) in used {
+        let iat = issued
+            .get(&jti)
+            .ok_or(format!("token {jti} (episode {episode:?}) never issued"))?;
+        assert!(
+            *iat <= t,
+            "token {jti} (episode {episode:?}) used before issued"
+        );
+    }
     // Same configuration, same bytes; another seed, other bytes.
     let mut b = Vec::new();
     sim::write_ndjson(&World::new(config)?, &mut b, None, &mut |_| {})?;
