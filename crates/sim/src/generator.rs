@@ -888,7 +888,6 @@ fn is_wave_minute(w: &World, t0: i64) -> bool {
 
 /// `events` bulk events of service `svc` in the minute of `ctx`, each
 /// reading a run of `bulk.min_subjects..=bulk.max_subjects` customers.
-#[allow(clippy::too_many_arguments)]
 fn bulk_job(
     ctx: &Ctx<'_>,
     rng: &mut SplitMix64,

@@ -8,7 +8,11 @@
 //! stolen customer-token key minting one token per customer from overseas —
 //! runs at its real rate. Events come out in the `events` crate's input
 //! format (`docs/events.md`), in non-decreasing time order, byte-identical
-//! for the same [`Config`] on every platform. See `docs/sim.md`.
+//! for the same [`Config`] on every platform. Further [`Scenario`]s — insider
+//! and supplier attacks, credential stuffing, benign look-alikes — are
+//! opt-in episodes with ground truth ([`World::episodes`],
+//! [`SimEvent::episode`]); [`eval_suite`] lists the runs detectors are
+//! scored on. See `docs/sim.md`.
 //!
 //! ```
 //! let config = sim::Config { hours: Some(1), events_per_day: 20_000, ..Default::default() };
