@@ -32,6 +32,15 @@ token key mints one token per customer (the real kid and issuer, a jti that was
 never issued) and reads profiles and delivery addresses through the customer
 gateway from overseas addresses, after weeks of probing.
 
+Further scenarios (--scenario NAME[@START], repeatable; --list-scenarios): attacks
+admin_bulk_dump, low_and_slow, supplier_scrape, credential_stuffing (and
+forged_token, the 2025 attack above, to move it), and benign look-alikes
+heavy_cs_agents, fulfilment_batch, marketing_campaign, holiday_peak. START is dN
+(day N of the run, from 0, at the scenario's local hour), +Nh (hours after the
+start) or an RFC 3339 time; by default day 9 of a run of 12 days or more (the
+middle day of a shorter one). Each occurrence is an episode in the --truth file
+(id, scenario, malicious, actors, start, end, events in the output).
+
 Scaling: Coupang had ~33.7M customers and ~3 billion web-log records a day. The
 default company has 1M customers (--customers, up to 34M and beyond at no memory
 cost) and 1M background access events a day (--events-per-day; ~1/3,000). The
@@ -43,7 +52,9 @@ window; the attack keeps its real rate inside it.
 Examples:
   custos sim --hours 1 --out events.ndjson --truth truth.json
   custos sim --start 2025-11-07T00:00:00Z --days 1 --customers 34000000 --out day.ndjson
-  custos sim --hours 6 --start \"$(date -u -d '-1 day' +%FT%TZ)\" | custos ingest -";
+  custos sim --hours 6 --start \"$(date -u -d '-1 day' +%FT%TZ)\" | custos ingest -
+  custos sim --no-attack --days 14 --events-per-day 150000 --scenario admin_bulk_dump@d9 \\
+    --scenario holiday_peak@d5 --out events.ndjson --truth truth.json";
 
 /// Arguments of `custos sim`.
 #[derive(Debug, clap::Args)]
@@ -91,6 +102,14 @@ pub struct SimArgs {
     /// No scheduled bulk jobs (fulfilment waves, billing, campaign, backup test).
     #[arg(long)]
     pub no_bulk: bool,
+    /// Add a scenario (repeatable): NAME[@START], START = dN (day N of the
+    /// run), +Nh (hours after the start) or an RFC 3339 time. See
+    /// --list-scenarios.
+    #[arg(long = "scenario", value_name = "NAME[@START]")]
+    pub scenarios: Vec<String>,
+    /// List the scenarios (name, attack or benign, what happens) and exit.
+    #[arg(long)]
+    pub list_scenarios: bool,
     /// Write the ground-truth summary (JSON) here: windows, the attacker's kid
     /// and issuer, the departed engineer, attack events and distinct victims,
     /// counts by actor kind.
@@ -140,6 +159,19 @@ fn config(args: &SimArgs) -> anyhow::Result<sim::Config> {
             a.days = d;
         }
     }
+    // After --days/--hours: starts are relative to the run.
+    for spec in &args.scenarios {
+        if spec.split('@').next() == Some("forged_token") {
+            if args.no_attack {
+                bail!("--scenario {spec}: the forged-token attack is off (--no-attack)");
+            }
+            if args.attack_start_hours.is_some() {
+                bail!("--scenario {spec}: give the attack's start once (or --attack-start-hours)");
+            }
+        }
+        c.add_scenario(spec)
+            .map_err(|e| anyhow::anyhow!("--scenario: {}", e.reason))?;
+    }
     c.validate().map_err(|e| {
         let flag = match e.field {
             "start" => "--start",
@@ -151,6 +183,14 @@ fn config(args: &SimArgs) -> anyhow::Result<sim::Config> {
             "events_per_day" => "--events-per-day",
             "attack.start_offset_hours" => "--attack-start-hours",
             "attack.days" => "--attack-days",
+            other
+                if other.starts_with("scenario")
+                    || sim::SCENARIOS
+                        .iter()
+                        .any(|(n, _, _)| other.split('.').next() == Some(*n)) =>
+            {
+                return anyhow::anyhow!("--scenario: {other}: {}", e.reason);
+            }
             other => other,
         };
         anyhow::anyhow!("{flag}: {}", e.reason)
@@ -183,7 +223,18 @@ fn is_broken_pipe(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::BrokenPipe
 }
 
+fn list_scenarios() {
+    for (name, malicious, what) in sim::SCENARIOS {
+        let kind = if malicious { "attack" } else { "benign" };
+        println!("{name:<20} {kind:<7} {what}");
+    }
+}
+
 pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
+    if args.list_scenarios {
+        list_scenarios();
+        return Ok(ExitCode::SUCCESS);
+    }
     let config = config(&args)?;
     let world = sim::World::new(config)?;
     if let Some(path) = &args.directory {
@@ -301,6 +352,22 @@ pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
                 }
             }
             None => eprintln!("  no attack (--no-attack)"),
+        }
+        for e in &truth.episodes {
+            let kind = if e.episode.malicious {
+                "attack"
+            } else {
+                "benign"
+            };
+            eprintln!(
+                "  episode {} {} ({kind}) {} to {}: {} events; {}",
+                e.episode.id,
+                e.episode.scenario,
+                e.start,
+                e.end,
+                ui::rate(e.in_output.events as f64),
+                e.episode.description,
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -198,6 +198,7 @@ impl AttackCursor {
                 purpose: Purpose::Fixed("self-service"),
                 decision: Decision::Deny,
                 victim: k,
+                episode: w.forged_episode,
             };
         }
         let r = self.pos - self.unknown;
@@ -220,6 +221,7 @@ impl AttackCursor {
             purpose: Purpose::Fixed("self-service"),
             decision: Decision::Allow,
             victim: k,
+            episode: w.forged_episode,
         }
     }
 }
@@ -291,6 +293,7 @@ pub(crate) fn probes(w: &World, t0: i64, t1: i64, sink: &mut Sink) {
                 purpose: Purpose::Fixed("self-service"),
                 decision: Decision::Allow,
                 victim: 0,
+                episode: w.forged_episode,
             });
         }
     }

@@ -1,6 +1,7 @@
 //! What to simulate: [`Config`] with its defaults, and its validation.
 
 use crate::net;
+use crate::scenario::Scenario;
 use crate::time::DAY_MS;
 
 /// 2025-06-01T00:00:00Z, the default start: fixed, so that a run without
@@ -47,6 +48,9 @@ pub struct Config {
     pub rhythm: Rhythm,
     /// The 2025 forged-token attack, or `None` for a clean company.
     pub attack: Option<Attack>,
+    /// Further scenarios, attacks and benign look-alikes, each an episode
+    /// with ground truth ([`crate::World::episodes`]); none by default.
+    pub scenarios: Vec<Scenario>,
 }
 
 impl Default for Config {
@@ -64,6 +68,7 @@ impl Default for Config {
             bulk: Bulk::default(),
             rhythm: Rhythm::default(),
             attack: Some(Attack::default()),
+            scenarios: Vec::new(),
         }
     }
 }
@@ -281,7 +286,11 @@ pub struct ConfigError {
     pub reason: String,
 }
 
-fn check(ok: bool, field: &'static str, reason: impl Into<String>) -> Result<(), ConfigError> {
+pub(crate) fn check(
+    ok: bool,
+    field: &'static str,
+    reason: impl Into<String>,
+) -> Result<(), ConfigError> {
     if ok {
         Ok(())
     } else {
@@ -388,6 +397,10 @@ impl Config {
         }
         if let Some(a) = &self.attack {
             a.validate()?;
+        }
+        check(self.scenarios.len() <= 1_000, "scenarios", "at most 1,000")?;
+        for s in &self.scenarios {
+            s.validate(self)?;
         }
         Ok(())
     }

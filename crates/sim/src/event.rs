@@ -222,6 +222,24 @@ op!(
     [Name, Phone, Email],
     Read
 );
+// Admin console bulk export (the admin dump scenario).
+op!(
+    ADMIN_EXPORT,
+    "admin-console",
+    "ExportCustomerRecords",
+    "customers",
+    [Name, Email, Phone, Address, EntranceCode, Account],
+    Read
+);
+// Customer sign-in with a password (no token yet): credential stuffing.
+op!(
+    SIGN_IN,
+    "customer-gateway",
+    "SignIn",
+    "customers",
+    [Account],
+    Read
+);
 // Batch jobs (bulk).
 op!(
     PICK_LIST,
@@ -269,24 +287,31 @@ pub enum Label {
     /// The attack's forged token for a customer id that does not exist
     /// (refused).
     UnknownMember,
+    /// An event of another malicious scenario (admin dump, low-and-slow,
+    /// supplier scrape, credential stuffing: [`crate::Scenario`]); which
+    /// one is [`SimEvent::episode`].
+    Malicious,
 }
 
 impl Label {
     /// Every label.
-    pub const ALL: [Label; 4] = [
+    pub const ALL: [Label; 5] = [
         Label::Background,
         Label::Probe,
         Label::Attack,
         Label::UnknownMember,
+        Label::Malicious,
     ];
 
-    /// True for the attacker's events (probe, attack, unknown member).
+    /// True for the attacker's events (probe, attack, unknown member) and
+    /// those of the other malicious scenarios.
     #[must_use]
     pub fn is_attacker(self) -> bool {
         self != Label::Background
     }
 
-    /// The label's name (`background`, `probe`, `attack`, `unknown_member`).
+    /// The label's name (`background`, `probe`, `attack`, `unknown_member`,
+    /// `malicious`).
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
@@ -294,6 +319,7 @@ impl Label {
             Label::Probe => "probe",
             Label::Attack => "attack",
             Label::UnknownMember => "unknown_member",
+            Label::Malicious => "malicious",
         }
     }
 }
@@ -305,6 +331,8 @@ pub(crate) enum Cred {
     Issued { key: u8, id: u64 },
     /// A forged token: signed with key `key` but never issued.
     Forged { key: u8, a: u64, b: u64 },
+    /// No token (a password sign-in).
+    None,
 }
 
 /// Who the event touched.
@@ -340,6 +368,8 @@ pub(crate) struct Ev {
     pub decision: Decision,
     /// The attack's victim index `k` (for [`Label::Attack`]).
     pub victim: u64,
+    /// The episode (scenario occurrence) the event belongs to, 0 for none.
+    pub episode: u16,
 }
 
 /// One simulated access event, in output order. Render it with
@@ -407,6 +437,14 @@ impl SimEvent<'_> {
         one.into_iter().chain(run.map(|p| self.world.bulk.apply(p)))
     }
 
+    /// The episode the event belongs to ([`World::episodes`]): `None` for
+    /// plain background, the forged-token episode for the 2025 attack's
+    /// events, a scenario's episode for its events (malicious or benign).
+    #[must_use]
+    pub fn episode(&self) -> Option<u16> {
+        (self.ev.episode != 0).then_some(self.ev.episode)
+    }
+
     /// For an attack event, the victim's index `k` in the attacker's order
     /// (its customer is [`World::attack_victim`]`(k)`).
     #[must_use]
@@ -420,7 +458,7 @@ impl SimEvent<'_> {
         self.ev.country
     }
 
-    /// The token id, if the event has a credential.
+    /// The token id, if the event has a credential (empty otherwise).
     #[must_use]
     pub fn jti(&self) -> String {
         let mut s = String::with_capacity(32);
@@ -428,9 +466,10 @@ impl SimEvent<'_> {
         s
     }
 
-    fn key(&self) -> u8 {
+    fn key(&self) -> Option<u8> {
         match self.ev.cred {
-            Cred::Issued { key, .. } | Cred::Forged { key, .. } => key,
+            Cred::Issued { key, .. } | Cred::Forged { key, .. } => Some(key),
+            Cred::None => None,
         }
     }
 
@@ -438,6 +477,7 @@ impl SimEvent<'_> {
         let (a, b) = match self.ev.cred {
             Cred::Issued { key, id } => (id, self.world.jti_tag(key, id)),
             Cred::Forged { a, b, .. } => (a, b),
+            Cred::None => return,
         };
         let _ = write!(s, "{a:016x}{b:016x}");
     }
@@ -485,10 +525,9 @@ impl SimEvent<'_> {
             f(&mut s);
             s
         };
-        let key = KEYS
-            .get(usize::from(self.key()))
-            .copied()
-            .unwrap_or(KEYS[0]);
+        let key = self
+            .key()
+            .map(|k| KEYS.get(usize::from(k)).copied().unwrap_or(KEYS[0]));
         let op = self.ev.op;
         let mut buf = [0u8; 32];
         EventInput {
@@ -499,7 +538,7 @@ impl SimEvent<'_> {
                 id: text(&|s| self.push_actor_id(s)),
                 kind: self.actor_kind(),
             },
-            credential: Some(CredentialInput {
+            credential: key.map(|key| CredentialInput {
                 jti: self.jti(),
                 kid: key.kid.to_owned(),
                 issuer: key.issuer.to_owned(),
@@ -542,10 +581,9 @@ impl SimEvent<'_> {
         let r_ip = mark(&mut s, &|s| push_ip(s, self.ev.ip));
         let r_purpose = mark(&mut s, &|s| self.push_purpose(s));
         let get = |r: std::ops::Range<usize>| s.get(r).unwrap_or_default();
-        let key = KEYS
-            .get(usize::from(self.key()))
-            .copied()
-            .unwrap_or(KEYS[0]);
+        let key = self
+            .key()
+            .map(|k| KEYS.get(usize::from(k)).copied().unwrap_or(KEYS[0]));
         let op = self.ev.op;
         let wire = Wire {
             id: get(r_id),
@@ -555,11 +593,11 @@ impl SimEvent<'_> {
                 id: get(r_actor),
                 kind: self.actor_kind(),
             },
-            credential: WireCredential {
+            credential: key.map(|key| WireCredential {
                 jti: get(r_jti),
                 kid: key.kid,
                 issuer: key.issuer,
-            },
+            }),
             source: WireSource {
                 ip: get(r_ip),
                 country: self.ev.country,
@@ -586,7 +624,8 @@ struct Wire<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     activity: Option<Activity>,
     actor: WireActor<'a>,
-    credential: WireCredential<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    credential: Option<WireCredential<'a>>,
     source: WireSource<'a>,
     service: &'a str,
     operation: &'a str,

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::attack::{self, AttackCursor};
 use crate::config::Curve;
+use crate::episodes::{self, Plan, PlanKind};
 use crate::event::{self, Cred, Ev, Label, Op, Purpose, SimEvent, Subjects};
 use crate::net;
 use crate::rng::{SplitMix64, hash};
@@ -39,6 +40,9 @@ mod tag {
     pub const HOURLY_TOKEN: u64 = 112;
     pub const ROUTE: u64 = 114;
     pub const DRIVER_PHONE: u64 = 115;
+    /// Benign episodes' streams: this, plus a stream's tag for its extra
+    /// sessions.
+    pub const EPISODE: u64 = 1_000;
 }
 
 /// A token issuance: what a token authority records when it issues a token
@@ -79,11 +83,17 @@ pub(crate) struct Sink {
     /// Per principal, the token period (day or hour number) whose token was
     /// last issued.
     token_period: Vec<i64>,
+    /// The benign episode whose events are being generated (0 for none):
+    /// stamped on every event pushed.
+    pub(crate) episode: u16,
 }
 
 impl Sink {
     /// Adds an event (dropped if it falls after the end of the run).
-    pub(crate) fn push(&mut self, ev: Ev) {
+    pub(crate) fn push(&mut self, mut ev: Ev) {
+        if self.episode != 0 {
+            ev.episode = self.episode;
+        }
         if ev.t >= self.end || ev.t < self.start {
             return;
         }
@@ -107,6 +117,21 @@ impl Sink {
     fn customer_token(&mut self, w: &World, t0: i64, first: i64, c: u64, m: u64, s: u64) -> Cred {
         let id = hash(w.config.seed, tag::CUSTOMER_TOKEN, m, s);
         let t = (first - 1_500).max(t0);
+        self.issue(IssuedRec {
+            t,
+            ttl: 2 * HOUR_MS,
+            key: KEY_CUSTOMER,
+            id,
+            actor: ActorRef::Customer(c),
+        });
+        Cred::Issued {
+            key: KEY_CUSTOMER,
+            id,
+        }
+    }
+
+    /// A customer token issued at `t` (a sign-in), with token id `id`.
+    pub(crate) fn issued_customer_token(&mut self, t: i64, c: u64, id: u64) -> Cred {
         self.issue(IssuedRec {
             t,
             ttl: 2 * HOUR_MS,
@@ -283,6 +308,7 @@ impl<'w> Generator<'w> {
                 record_issuance: false,
                 issued: Vec::new(),
                 token_period: vec![i64::MIN; world.principals.len()],
+                episode: 0,
             },
             current: Vec::new(),
             pos: 0,
@@ -350,14 +376,7 @@ impl<'w> Generator<'w> {
             for i in 0..sessions {
                 let mut srng = SplitMix64::new(hash(w.config.seed, s.tag(), m, i + 1));
                 let ctx = Ctx { w, t0, m, s: i };
-                match s {
-                    Stream::Customers => customer_session(&ctx, &mut srng, &mut self.sink),
-                    Stream::CsAgents => cs_ticket(&ctx, &mut srng, &mut self.sink, false),
-                    Stream::SupplierAgents => cs_ticket(&ctx, &mut srng, &mut self.sink, true),
-                    Stream::Drivers => delivery_route(&ctx, &mut srng, &mut self.sink),
-                    Stream::Staff => staff_session(&ctx, &mut srng, &mut self.sink),
-                    Stream::Services => service_call(&ctx, &mut srng, &mut self.sink),
-                }
+                session(*s, &ctx, &mut srng, &mut self.sink);
             }
         }
         if w.config.bulk.enabled {
@@ -371,6 +390,13 @@ impl<'w> Generator<'w> {
             a.emit(w, t0, t1, &mut self.sink);
         }
         attack::probes(w, t0, t1, &mut self.sink);
+        for plan in &w.plans {
+            if t0 >= plan.end || t1 <= plan.start {
+                continue;
+            }
+            self.benign(plan, m, t0, local);
+            episodes::emit(w, plan, t0, t1, &mut self.sink);
+        }
 
         let slot = (m % HORIZON) as usize;
         if let Some(bucket) = self.sink.ring.get_mut(slot) {
@@ -384,6 +410,73 @@ impl<'w> Generator<'w> {
         }
         self.pos = 0;
         self.next_minute += 1;
+    }
+}
+
+impl Generator<'_> {
+    /// A benign episode's extra activity in the minute starting at `t0`
+    /// (nothing for malicious plans): more of the background, generated
+    /// by the same builders from streams of its own (so the rest of the
+    /// run is unchanged) and stamped with the episode's id.
+    fn benign(&mut self, plan: &Plan, m: u64, t0: i64, local: i64) {
+        let w = self.world;
+        let seed = w.config.seed;
+        let id = u64::from(plan.id);
+        let mut rng = SplitMix64::new(hash(seed, tag::EPISODE, m, id));
+        let extra = |rng: &mut SplitMix64, lambda: f64| (lambda.max(0.0) + rng.unit()) as u64;
+        self.sink.episode = plan.id;
+        match &plan.kind {
+            PlanKind::HeavyCs { agents, factor } => {
+                let share = agents.len() as f64 / w.groups.cs_staff.len().max(1) as f64;
+                let s = Stream::CsAgents;
+                let lambda = self.rates[1] * weight(curve(w, s), local) * (factor - 1.0) * share;
+                for i in 0..extra(&mut rng, lambda) {
+                    let mut srng =
+                        SplitMix64::new(hash(seed, tag::EPISODE + s.tag(), m, (id << 32) | i));
+                    let ctx = Ctx {
+                        w,
+                        t0,
+                        m,
+                        s: (id << 40) | i,
+                    };
+                    cs_ticket(&ctx, &mut srng, &mut self.sink, agents, KEY_WORKFORCE);
+                }
+            }
+            PlanKind::Holiday { factor } => {
+                for (s, rate) in STREAMS.iter().zip(self.rates) {
+                    let lambda = rate * weight(curve(w, *s), local) * (factor - 1.0);
+                    for i in 0..extra(&mut rng, lambda) {
+                        let mut srng =
+                            SplitMix64::new(hash(seed, tag::EPISODE + s.tag(), m, (id << 32) | i));
+                        let ctx = Ctx {
+                            w,
+                            t0,
+                            m,
+                            s: (id << 40) | i,
+                        };
+                        session(*s, &ctx, &mut srng, &mut self.sink);
+                    }
+                }
+                if w.config.bulk.enabled && is_wave_minute(w, t0) {
+                    let n = extra(&mut rng, factor - 1.0) as u32;
+                    wave(&Ctx { w, t0, m, s: 0 }, &mut rng, &mut self.sink, n);
+                }
+            }
+            PlanKind::Fulfilment { factor } => {
+                if is_wave_minute(w, t0) {
+                    let n = extra(&mut rng, factor - 1.0) as u32;
+                    wave(&Ctx { w, t0, m, s: 0 }, &mut rng, &mut self.sink, n);
+                }
+            }
+            PlanKind::Campaign { factor } => {
+                if local.rem_euclid(DAY_MS) / MINUTE_MS == CAMPAIGN_MINUTE {
+                    let n = extra(&mut rng, 4.0 * (factor - 1.0)) as u32;
+                    campaign(&Ctx { w, t0, m, s: 0 }, &mut rng, &mut self.sink, n);
+                }
+            }
+            PlanKind::Export { .. } | PlanKind::Daily { .. } | PlanKind::Stuffing { .. } => {}
+        }
+        self.sink.episode = 0;
     }
 }
 
@@ -450,16 +543,16 @@ fn pick_in(rng: &mut SplitMix64, group: &[u32]) -> Option<u32> {
 
 /// Who acts, with what token, from where.
 #[derive(Clone, Copy)]
-struct Who {
-    actor: ActorRef,
-    cred: Cred,
-    ip: u32,
-    country: &'static str,
+pub(crate) struct Who {
+    pub actor: ActorRef,
+    pub cred: Cred,
+    pub ip: u32,
+    pub country: &'static str,
 }
 
 impl Who {
     /// A legitimate event of this principal.
-    fn ev(self, t: i64, op: &'static Op, subjects: Subjects, purpose: Purpose) -> Ev {
+    pub(crate) fn ev(self, t: i64, op: &'static Op, subjects: Subjects, purpose: Purpose) -> Ev {
         Ev {
             t,
             label: Label::Background,
@@ -472,6 +565,7 @@ impl Who {
             purpose,
             decision: Decision::Allow,
             victim: 0,
+            episode: 0,
         }
     }
 }
@@ -566,7 +660,7 @@ fn principal_source(w: &World, p: u32, day: i64) -> (u32, &'static str) {
 }
 
 /// Principal `p` with its token for the period and its source address.
-fn principal_who(w: &World, sink: &mut Sink, p: u32, key: u8, t0: i64) -> Who {
+pub(crate) fn principal_who(w: &World, sink: &mut Sink, p: u32, key: u8, t0: i64) -> Who {
     let (ip, country) = principal_source(w, p, t0.div_euclid(DAY_MS));
     Who {
         actor: ActorRef::Principal(p),
@@ -576,20 +670,28 @@ fn principal_who(w: &World, sink: &mut Sink, p: u32, key: u8, t0: i64) -> Who {
     }
 }
 
-/// A customer-service ticket (own agents or the outsourced ones).
-fn cs_ticket(ctx: &Ctx<'_>, rng: &mut SplitMix64, sink: &mut Sink, outsourced: bool) {
+/// A background session of stream `s`.
+fn session(s: Stream, ctx: &Ctx<'_>, rng: &mut SplitMix64, sink: &mut Sink) {
+    let g = &ctx.w.groups;
+    match s {
+        Stream::Customers => customer_session(ctx, rng, sink),
+        Stream::CsAgents => cs_ticket(ctx, rng, sink, &g.cs_staff, KEY_WORKFORCE),
+        Stream::SupplierAgents => cs_ticket(ctx, rng, sink, &g.bpo, KEY_PARTNER),
+        Stream::Drivers => delivery_route(ctx, rng, sink),
+        Stream::Staff => staff_session(ctx, rng, sink),
+        Stream::Services => service_call(ctx, rng, sink),
+    }
+}
+
+/// A customer-service ticket by one of `group` (own agents, `key` the
+/// workforce key, or the outsourced ones, the partner key).
+fn cs_ticket(ctx: &Ctx<'_>, rng: &mut SplitMix64, sink: &mut Sink, group: &[u32], key: u8) {
     let w = ctx.w;
-    let group = if outsourced {
-        &w.groups.bpo
-    } else {
-        &w.groups.cs_staff
-    };
     let Some(p) = pick_in(rng, group) else { return };
-    let key = if outsourced {
-        KEY_PARTNER
-    } else {
-        KEY_WORKFORCE
-    };
+    if w.offboarded(p, ctx.t0) {
+        // Access dies with the job (the low-and-slow insider, once gone).
+        return;
+    }
     let who = principal_who(w, sink, p, key, ctx.t0);
     let c = pick_customer(w, rng);
     let ticket = Purpose::Numbered("ticket", rng.below(10_000_000));
@@ -776,74 +878,96 @@ fn service_call(ctx: &Ctx<'_>, rng: &mut SplitMix64, sink: &mut Sink) {
     sink.push(who.ev(t, op, Subjects::One(c), Purpose::Fixed(purpose)));
 }
 
+/// Local minute of the day of the campaign export (03:00).
+const CAMPAIGN_MINUTE: i64 = 3 * 60;
+
+/// Whether a fulfilment wave runs in the minute starting at `t0`.
+fn is_wave_minute(w: &World, t0: i64) -> bool {
+    (t0.div_euclid(MINUTE_MS)).rem_euclid(i64::from(w.config.bulk.wave_minutes)) == 0
+}
+
+/// `events` bulk events of service `svc` in the minute of `ctx`, each
+/// reading a run of `bulk.min_subjects..=bulk.max_subjects` customers.
+fn bulk_job(
+    ctx: &Ctx<'_>,
+    rng: &mut SplitMix64,
+    sink: &mut Sink,
+    (svc, op, purpose): (usize, &'static Op, Purpose),
+    events: u32,
+    site: u8,
+    country: &'static str,
+) {
+    let w = ctx.w;
+    let b = &w.config.bulk;
+    let Some(p) = service_principal(w, svc) else {
+        return;
+    };
+    let cred = sink.period_token(w, p, KEY_WORKLOAD, ctx.t0);
+    for _ in 0..events {
+        let n = rng
+            .between(u64::from(b.min_subjects), u64::from(b.max_subjects))
+            .min(w.config.customers) as u32;
+        let who = Who {
+            actor: ActorRef::Principal(p),
+            cred,
+            ip: net::private(site, p * 8 + rng.below(8) as u32),
+            country,
+        };
+        let t = ctx.t0 + rng.below(60_000) as i64;
+        let start = rng.below(w.config.customers);
+        sink.push(who.ev(t, op, Subjects::Run { start, n }, purpose));
+    }
+}
+
+/// `events` fulfilment-wave events.
+fn wave(ctx: &Ctx<'_>, rng: &mut SplitMix64, sink: &mut Sink, events: u32) {
+    let job = (
+        SVC_WAVE,
+        &event::PICK_LIST,
+        Purpose::Fixed("fulfilment-wave"),
+    );
+    bulk_job(ctx, rng, sink, job, events, 40, "KR");
+}
+
+/// `events` campaign-export events.
+fn campaign(ctx: &Ctx<'_>, rng: &mut SplitMix64, sink: &mut Sink, events: u32) {
+    let local = ctx.t0 + i64::from(ctx.w.config.rhythm.utc_offset_minutes) * MINUTE_MS;
+    let day = local.div_euclid(DAY_MS) as u64;
+    let job = (
+        SVC_CAMPAIGN,
+        &event::CAMPAIGN,
+        Purpose::Numbered("campaign", day % 10_000),
+    );
+    bulk_job(ctx, rng, sink, job, events, 40, "KR");
+}
+
 /// Scheduled bulk readers.
 fn bulk_jobs(ctx: &Ctx<'_>, rng: &mut SplitMix64, sink: &mut Sink) {
     let w = ctx.w;
-    let b = &w.config.bulk;
     let local = ctx.t0 + i64::from(w.config.rhythm.utc_offset_minutes) * MINUTE_MS;
     let minute_of_day = local.rem_euclid(DAY_MS) / MINUTE_MS;
     let weekday = (local.div_euclid(DAY_MS) + 3).rem_euclid(7);
-    let day = local.div_euclid(DAY_MS) as u64;
-    let mut job =
-        |svc: usize, op: &'static Op, purpose: Purpose, events: u32, site: u8, country| {
-            let Some(p) = service_principal(w, svc) else {
-                return;
-            };
-            let cred = sink.period_token(w, p, KEY_WORKLOAD, ctx.t0);
-            for _ in 0..events {
-                let n = rng
-                    .between(u64::from(b.min_subjects), u64::from(b.max_subjects))
-                    .min(w.config.customers) as u32;
-                let who = Who {
-                    actor: ActorRef::Principal(p),
-                    cred,
-                    ip: net::private(site, p * 8 + rng.below(8) as u32),
-                    country,
-                };
-                let t = ctx.t0 + rng.below(60_000) as i64;
-                let start = rng.below(w.config.customers);
-                sink.push(who.ev(t, op, Subjects::Run { start, n }, purpose));
-            }
-        };
-    if (ctx.t0.div_euclid(MINUTE_MS)).rem_euclid(i64::from(b.wave_minutes)) == 0 {
-        job(
-            SVC_WAVE,
-            &event::PICK_LIST,
-            Purpose::Fixed("fulfilment-wave"),
-            1,
-            40,
-            "KR",
-        );
+    if is_wave_minute(w, ctx.t0) {
+        wave(ctx, rng, sink, 1);
     }
     if minute_of_day == 2 * 60 {
-        job(
+        let job = (
             SVC_BILLING,
             &event::BILLING,
             Purpose::Fixed("membership-billing"),
-            3,
-            40,
-            "KR",
         );
+        bulk_job(ctx, rng, sink, job, 3, 40, "KR");
     }
-    if minute_of_day == 3 * 60 {
-        job(
-            SVC_CAMPAIGN,
-            &event::CAMPAIGN,
-            Purpose::Numbered("campaign", day % 10_000),
-            4,
-            40,
-            "KR",
-        );
+    if minute_of_day == CAMPAIGN_MINUTE {
+        campaign(ctx, rng, sink, 4);
     }
     if weekday == 6 && minute_of_day == 4 * 60 {
         // The weekly restore test runs in the Singapore backup region.
-        job(
+        let job = (
             SVC_BACKUP,
             &event::BACKUP_VERIFY,
             Purpose::Fixed("backup-verification"),
-            2,
-            60,
-            "SG",
         );
+        bulk_job(ctx, rng, sink, job, 2, 60, "SG");
     }
 }

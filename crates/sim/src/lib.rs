@@ -8,7 +8,11 @@
 //! stolen customer-token key minting one token per customer from overseas —
 //! runs at its real rate. Events come out in the `events` crate's input
 //! format (`docs/events.md`), in non-decreasing time order, byte-identical
-//! for the same [`Config`] on every platform. See `docs/sim.md`.
+//! for the same [`Config`] on every platform. Further [`Scenario`]s — insider
+//! and supplier attacks, credential stuffing, benign look-alikes — are
+//! opt-in episodes with ground truth ([`World::episodes`],
+//! [`SimEvent::episode`]); [`eval_suite`] lists the runs detectors are
+//! scored on. See `docs/sim.md`.
 //!
 //! ```
 //! let config = sim::Config { hours: Some(1), events_per_day: 20_000, ..Default::default() };
@@ -26,12 +30,15 @@
 
 mod attack;
 mod config;
+mod episodes;
+mod eval;
 mod event;
 mod generator;
 mod legacy;
 mod net;
 mod perm;
 mod rng;
+mod scenario;
 mod time;
 mod truth;
 mod world;
@@ -40,12 +47,21 @@ use std::io::{self, Write};
 
 // The public interface is:
 pub use config::{Attack, Bulk, Config, ConfigError, Curve, DEFAULT_START_MS, Mix, Rhythm};
+pub use episodes::Episode;
+pub use eval::{EvalCase, eval_suite};
 pub use event::{Label, SimEvent};
 pub use generator::{Generator, Issuance};
 pub use legacy::{AccessRecord, Company, day};
 pub use rng::SplitMix64;
+pub use scenario::{
+    AdminBulkDump, CredentialStuffing, HeavyCsAgents, LowAndSlow, SCENARIOS, Scenario, Start,
+    SupplierScrape, Surge,
+};
 pub use time::{format_rfc3339, parse_rfc3339};
-pub use truth::{AttackInOutput, AttackTruth, DayCount, DepartedTruth, Tally, Truth, Window};
+pub use truth::{
+    AttackInOutput, AttackTruth, DayCount, DepartedTruth, EpisodeInOutput, EpisodeTruth, Tally,
+    Truth, Window,
+};
 pub use world::{
     ActorRef, AttackTimes, Customer, DepartedEngineer, KEYS, Principal, SigningKey, Supplier,
     World, customer_id,

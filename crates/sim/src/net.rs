@@ -97,6 +97,16 @@ pub(crate) fn hosting_countries() -> impl Iterator<Item = &'static str> {
     HOSTING.iter().map(|(c, _)| *c)
 }
 
+/// Countries that have home broadband blocks.
+pub(crate) fn home_countries() -> impl Iterator<Item = &'static str> {
+    HOME.iter().map(|(c, _)| *c)
+}
+
+/// The home-broadband country named `name`, as a static string.
+pub(crate) fn home_country(name: &str) -> Option<&'static str> {
+    home_countries().find(|c| *c == name)
+}
+
 fn pick(blocks: &[Block], bits: u64) -> u32 {
     let i = below(bits, blocks.len() as u64) as usize;
     blocks

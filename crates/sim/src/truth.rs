@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use events::ActorKind;
 use serde::Serialize;
 
+use crate::episodes::Episode;
 use crate::event::{Label, SimEvent};
 use crate::time::{DAY_MS, format_rfc3339};
 use crate::world::{KEYS, SigningKey, World};
@@ -50,6 +51,16 @@ pub struct Tally {
     attack_first_ms: Option<i64>,
     attack_last_ms: Option<i64>,
     days: BTreeMap<i64, DayCount>,
+    /// Per episode (index `id - 1`).
+    episodes: Vec<EpisodeCount>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct EpisodeCount {
+    events: u64,
+    subject_accesses: u64,
+    first_ms: Option<i64>,
+    last_ms: Option<i64>,
 }
 
 impl Tally {
@@ -70,8 +81,20 @@ impl Tally {
             ..DayCount::default()
         });
         d.events += 1;
+        if let Some(id) = ev.episode() {
+            let i = usize::from(id).saturating_sub(1);
+            if self.episodes.len() <= i {
+                self.episodes.resize(i + 1, EpisodeCount::default());
+            }
+            if let Some(e) = self.episodes.get_mut(i) {
+                e.events += 1;
+                e.subject_accesses += ev.subject_count();
+                e.first_ms.get_or_insert(t);
+                e.last_ms = Some(t);
+            }
+        }
         match label {
-            Label::Background => return,
+            Label::Background | Label::Malicious => return,
             Label::Probe => d.probe_events += 1,
             Label::UnknownMember => d.unknown_member_events += 1,
             Label::Attack => {
@@ -114,6 +137,16 @@ impl Tally {
     #[must_use]
     pub fn label_count(&self, label: Label) -> u64 {
         self.by_label.get(label.as_str()).copied().unwrap_or(0)
+    }
+
+    /// Events of episode `id`.
+    #[must_use]
+    pub fn episode_events(&self, id: u16) -> u64 {
+        self.episode(id).map_or(0, |e| e.events)
+    }
+
+    fn episode(&self, id: u16) -> Option<&EpisodeCount> {
+        self.episodes.get(usize::from(id).checked_sub(1)?)
     }
 
     /// Distinct customers read by the attack in the output (at most the
@@ -210,6 +243,34 @@ pub struct AttackTruth {
     pub in_output: AttackInOutput,
 }
 
+/// What an episode put in this run's output.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EpisodeInOutput {
+    /// Its events.
+    pub events: u64,
+    /// Sum over its events of their subjects.
+    pub subject_accesses: u64,
+    /// Its first event (RFC 3339).
+    pub first: Option<String>,
+    /// Its last event (RFC 3339).
+    pub last: Option<String>,
+}
+
+/// An episode in the truth file.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EpisodeTruth {
+    /// The episode (id, scenario, malicious, actors, start and end in ms,
+    /// description).
+    #[serde(flatten)]
+    pub episode: Episode,
+    /// Its start (RFC 3339).
+    pub start: String,
+    /// Its end (RFC 3339, exclusive).
+    pub end: String,
+    /// What reached this run's output.
+    pub in_output: EpisodeInOutput,
+}
+
 /// The ground-truth summary of a run.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Truth {
@@ -243,6 +304,8 @@ pub struct Truth {
     pub keys: Vec<SigningKey>,
     /// The attack, if it was simulated.
     pub attack: Option<AttackTruth>,
+    /// Every episode (the attack's and the scenarios'), by id.
+    pub episodes: Vec<EpisodeTruth>,
 }
 
 impl Truth {
@@ -312,6 +375,24 @@ impl Truth {
             days: tally.days.values().cloned().collect(),
             keys: KEYS.to_vec(),
             attack,
+            episodes: world
+                .episodes
+                .iter()
+                .map(|e| {
+                    let count = tally.episode(e.id).cloned().unwrap_or_default();
+                    EpisodeTruth {
+                        start: format_rfc3339(e.start_ms),
+                        end: format_rfc3339(e.end_ms),
+                        in_output: EpisodeInOutput {
+                            events: count.events,
+                            subject_accesses: count.subject_accesses,
+                            first: count.first_ms.map(format_rfc3339),
+                            last: count.last_ms.map(format_rfc3339),
+                        },
+                        episode: e.clone(),
+                    }
+                })
+                .collect(),
         }
     }
 }

@@ -7,6 +7,7 @@ use events::ActorKind;
 use serde::Serialize;
 
 use crate::config::{Config, ConfigError};
+use crate::episodes::{self, Episode, Plan};
 use crate::perm::Perm;
 use crate::rng::{SplitMix64, hash, unit};
 use crate::time::DAY_MS;
@@ -387,6 +388,10 @@ pub struct World {
     pub(crate) departed: Option<(u32, i64)>,
     pub(crate) attack_times: Option<AttackTimes>,
     pub(crate) supplier_lines: Vec<Line>,
+    pub(crate) episodes: Vec<Episode>,
+    pub(crate) plans: Vec<Plan>,
+    /// The forged-token attack's episode id (0 without the attack).
+    pub(crate) forged_episode: u16,
 }
 
 impl World {
@@ -563,7 +568,39 @@ impl World {
             }
         }
 
+        // Episodes: the forged-token attack first, then the scenarios.
+        let mut episodes = Vec::new();
+        let mut forged_episode = 0;
+        if let (Some(a), Some(t)) = (&config.attack, attack_times) {
+            forged_episode = 1;
+            let who = departed
+                .and_then(|(i, _)| principals.get(i as usize))
+                .map(|p| p.id.clone());
+            episodes.push(Episode {
+                id: 1,
+                scenario: "forged_token",
+                malicious: true,
+                actors: who.into_iter().collect(),
+                start_ms: t.start_ms,
+                end_ms: t.end_ms,
+                description: format!(
+                    "the departed engineer's kept key {} mints one customer token per customer: \
+                     {} customers a day at {} requests/s from {} ({} days of probing before)",
+                    CUSTOMER_KEY.kid,
+                    a.victims_per_day,
+                    a.requests_per_second,
+                    a.countries.join(", "),
+                    a.probe_lead_days
+                ),
+            });
+        }
+        let (more, plans) = episodes::build(&config, &mut principals, &groups, forged_episode + 1)?;
+        episodes.extend(more);
+
         Ok(World {
+            episodes,
+            plans,
+            forged_episode,
             active: Perm::new(config.customers, hash(seed, tag::PERM_ACTIVE, 0, 0)),
             victims: Perm::new(config.customers, hash(seed, tag::PERM_ATTACK, 0, 0)),
             bulk: Perm::new(config.customers, hash(seed, tag::PERM_BULK, 0, 0)),
@@ -639,6 +676,19 @@ impl World {
             departed_ms: at,
             kept_kid: CUSTOMER_KEY.kid,
         })
+    }
+
+    /// The episodes of the run: the forged-token attack (id 1) when
+    /// configured, then one per [`Config::scenarios`] entry, in order.
+    #[must_use]
+    pub fn episodes(&self) -> &[Episode] {
+        &self.episodes
+    }
+
+    /// The episode with id `id`.
+    #[must_use]
+    pub fn episode(&self, id: u16) -> Option<&Episode> {
+        self.episodes.iter().find(|e| e.id == id)
     }
 
     /// The attack's probing and attack windows, when it runs.

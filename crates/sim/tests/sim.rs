@@ -137,6 +137,7 @@ fn the_attack_runs_at_its_real_rate_with_the_real_key() {
                     (world.customer_key().kid, world.customer_key().issuer)
                 );
             }
+            Label::Malicious => panic!("no scenario was configured"),
         }
     }
     // ≈12 requests a second for real customers: 43,200 in the hour.
@@ -237,7 +238,7 @@ fn probing_precedes_the_attack() {
             Label::Attack | Label::UnknownMember => {
                 first_attack.get_or_insert(ev.time_ms());
             }
-            Label::Background => {}
+            Label::Background | Label::Malicious => {}
         }
     }
     assert_eq!(probes.len(), 21 * 4);
