@@ -150,40 +150,17 @@ pub fn sim_company_config() -> detect::DetectConfig {
     c
 }
 
-/// The standard cases.
+/// The standard cases: the simulator's evaluation suite (`sim::eval_suite`,
+/// `docs/sim.md`).
 pub fn suite(seed: u64) -> Vec<Case> {
-    let base = sim::Config {
-        seed,
-        customers: 1_000_000,
-        employees: 2_000,
-        events_per_day: 150_000,
-        ..sim::Config::default()
-    };
-    let warm_days = 9u32;
-    vec![
-        Case {
-            name: "benign-company".into(),
-            about: "14 days of the company with no attack: false alerts".into(),
-            config: sim::Config {
-                days: 14,
-                attack: None,
-                ..base.clone()
-            },
-        },
-        Case {
-            name: "forged-token".into(),
-            about: "the 2025 attack at its real rate, starting after 9 quiet days".into(),
-            config: sim::Config {
-                days: warm_days + 1,
-                attack: Some(sim::Attack {
-                    start_offset_hours: i64::from(warm_days) * 24 + 3,
-                    days: 1,
-                    ..sim::Attack::default()
-                }),
-                ..base.clone()
-            },
-        },
-    ]
+    sim::eval_suite(seed)
+        .into_iter()
+        .map(|c| Case {
+            name: c.name.to_owned(),
+            about: c.description.to_owned(),
+            config: c.config,
+        })
+        .collect()
 }
 
 /// Runs `custos eval`.
@@ -213,7 +190,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<std::process::ExitCode> {
     let (total, detected) = results
         .iter()
         .flat_map(|c| c.episodes.iter())
-        .filter(|e| e.malicious)
+        .filter(|e| e.malicious && e.entries > 0)
         .fold((0usize, 0usize), |(t, d), e| {
             (t + 1, d + usize::from(e.detected_after_s.is_some()))
         });
@@ -257,7 +234,7 @@ fn learning_days(c: &detect::DetectConfig) -> f64 {
 
 /// Which episode an event belongs to (0: none).
 fn episode_of(ev: &sim::SimEvent<'_>) -> u16 {
-    if ev.label().is_attacker() { 1 } else { 0 }
+    ev.episode().unwrap_or(0)
 }
 
 /// Runs one case.
@@ -307,19 +284,16 @@ pub fn run_case(
     let learning_end = start + (learning_days(config) * 86_400_000.0) as i64;
 
     let mut episodes: BTreeMap<u16, EpisodeResult> = BTreeMap::new();
-    for (&ep, &(t, n)) in &episode_start {
+    for ep in world.episodes() {
+        let entries = episode_start.get(&ep.id).map_or(0, |e| e.1);
         episodes.insert(
-            ep,
+            ep.id,
             EpisodeResult {
                 case: case.name.clone(),
-                kind: if ep == 1 {
-                    "forged_token".into()
-                } else {
-                    format!("episode-{ep}")
-                },
-                malicious: true,
-                start_ms: t,
-                entries: n,
+                kind: ep.scenario.to_owned(),
+                malicious: ep.malicious,
+                start_ms: ep.start_ms,
+                entries,
                 detected_after_s: None,
                 first_detector: None,
                 alerts: 0,
@@ -328,6 +302,7 @@ pub fn run_case(
     }
     let mut false_alerts = 0;
     let mut learning_alerts = 0;
+    let mut false_on_lookalikes = 0;
     let mut false_by_detector: BTreeMap<String, u64> = BTreeMap::new();
     let mut false_examples = Vec::new();
     for f in &findings {
@@ -338,7 +313,7 @@ pub fn run_case(
             .filter_map(|&i| labels.get(i as usize).copied())
             .find(|&l| l != 0);
         match ep.and_then(|e| episodes.get_mut(&e)) {
-            Some(e) => {
+            Some(e) if e.malicious => {
                 e.alerts += 1;
                 let after = (f.time_ms - e.start_ms) as f64 / 1000.0;
                 if e.detected_after_s.is_none_or(|d| after < d) {
@@ -346,12 +321,22 @@ pub fn run_case(
                     e.first_detector = Some(f.detector.clone());
                 }
             }
-            None if f.time_ms < learning_end => learning_alerts += 1,
-            None => {
+            _ if f.time_ms < learning_end => learning_alerts += 1,
+            other => {
+                if let Some(e) = other {
+                    // A benign look-alike: a false alert all the same.
+                    e.alerts += 1;
+                    if e.detected_after_s.is_none() {
+                        e.detected_after_s =
+                            Some(((f.time_ms - e.start_ms) as f64 / 1000.0).max(0.0));
+                        e.first_detector = Some(f.detector.clone());
+                    }
+                    false_on_lookalikes += 1;
+                }
                 false_alerts += 1;
                 *false_by_detector.entry(f.detector.clone()).or_insert(0) += 1;
                 if false_examples.len() < 10 {
-                    false_examples.push(f.title.clone());
+                    false_examples.push(format!("{} [{}]", f.title, f.detector));
                 }
             }
         }
@@ -367,7 +352,7 @@ pub fn run_case(
         principals,
         episodes: episodes.into_values().collect(),
         false_alerts,
-        false_alerts_on_lookalikes: 0,
+        false_alerts_on_lookalikes: false_on_lookalikes,
         learning_alerts,
         false_per_10k_principals_day: if benign_days > 0.0 {
             false_alerts as f64 * 10_000.0 / (principals as f64 * benign_days)
@@ -391,10 +376,17 @@ fn print_case(r: &CaseResult) {
     );
     for e in &r.episodes {
         match e.detected_after_s {
-            Some(s) => println!(
-                "  {:<22} {} — caught {} after its start by {}",
+            Some(s) if e.malicious => println!(
+                "  {:<22} attack  — caught {} after its start by {} ({} alerts)",
                 e.kind,
-                if e.malicious { "attack " } else { "benign " },
+                human(s),
+                e.first_detector.as_deref().unwrap_or("?"),
+                e.alerts
+            ),
+            Some(s) => println!(
+                "  {:<22} benign  — {} false alert(s), first {} after its start by {}",
+                e.kind,
+                e.alerts,
                 human(s),
                 e.first_detector.as_deref().unwrap_or("?")
             ),

@@ -194,6 +194,9 @@ pub(crate) async fn detect_loop(state: AppState, mut stop: watch::Receiver<bool>
         watcher = back_watcher;
         if let Err(e) = result {
             tracing::error!(error = %e, from, to, "detectors could not read the ledger; retrying");
+            if stopping {
+                break;
+            }
             continue;
         }
         if to > from {

@@ -221,7 +221,13 @@ fn forged_tokens_raise_alerts_with_lifecycle_suppression_webhooks_and_restart() 
         ledger[ev].1["unmapped"]["custos"]["refusal"],
         "never_issued"
     );
-    assert_eq!(ledger[ev].1["unmapped"]["custos"]["jti"], "forged-2");
+    let token_resource = ledger[ev].1["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["type"] == "token")
+        .cloned();
+    assert_eq!(token_resource.unwrap()["uid"], "forged-2");
 
     // Lifecycle: auditors cannot move it; the analyst acknowledges, once.
     let ack = format!("/v1/alerts/{id}/ack");
