@@ -169,6 +169,9 @@ pub struct DemoArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCmd {
+    /// Detector throughput replaying a ledger (vs plain read+parse replay in the
+    /// same run), memory per entity, and one entity's sketch at 34M subjects.
+    Detect(crate::bench_detect::DetectBenchArgs),
     /// The token authority over HTTP: introspection throughput (vs the same
     /// client's GET /healthz rate) and offboarding-to-first-refusal time over
     /// many trials, for introspection and an embedded verifier.

@@ -36,7 +36,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     result
 }
 
-const STEPS: u32 = 7;
+const STEPS: u32 = 8;
 
 thread_local! {
     static STEP_START: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
@@ -87,12 +87,27 @@ fn demo(dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0);
     let hours = args.hours;
+    let start_ms = (now_ms - i64::from(hours) * 3_600_000) / 60_000 * 60_000;
+    // Three more attacks inside the window, for the detectors to catch:
+    // a supplier's agent scraping, an engineer's bulk dump, a botnet's
+    // credential stuffing (docs/sim.md).
+    let at =
+        |share: f64| sim::Start::AtMs(start_ms + (f64::from(hours) * 3_600_000.0 * share) as i64);
+    let scenarios = [
+        ("supplier_scrape", 0.10),
+        ("admin_bulk_dump", 0.30),
+        ("credential_stuffing", 0.45),
+    ]
+    .into_iter()
+    .filter_map(|(name, share)| sim::Scenario::named(name).map(|s| s.starting(at(share))))
+    .collect();
     let config = sim::Config {
         seed: args.seed,
-        start_ms: (now_ms - i64::from(hours) * 3_600_000) / 60_000 * 60_000,
+        start_ms,
         hours: Some(hours),
         customers: args.customers,
         events_per_day: args.events_per_day,
+        scenarios,
         ..sim::Config::default()
     };
     let world = sim::World::new(config).map_err(|e| anyhow::anyhow!("simulator: {e}"))?;
@@ -241,6 +256,16 @@ fn demo(dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
 
     step(
         5,
+        "Alerts raised live by the server's detectors, and when each attack was caught",
+    );
+    crate::demo_alerts::show(&server, dir, &world, final_cp.size())?;
+    let final_cp = {
+        let note = std::fs::read(dir.join("log").join("checkpoint"))?;
+        tlog::open_checkpoint(&note, ORIGIN, &vkey)?
+    };
+
+    step(
+        6,
         "An auditor fetches the log over HTTP from /log/ and verifies it with only the public key",
     );
     // The auditor's copy lives in memory when the machine has a tmpfs (it
@@ -270,7 +295,7 @@ fn demo(dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     server.stop()?;
     println!("      server stopped gracefully (SIGTERM): nothing acknowledged is lost");
 
-    step(6, "Proving one forged-token access is in the log");
+    step(7, "Proving one forged-token access is in the log");
     let index = scan.first_never_issued.unwrap_or(0);
     let mut reader = LogReader::open(dir)?;
     let entry = reader.entry(index, final_cp.size())?;
@@ -292,7 +317,7 @@ fn demo(dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     );
 
     step(
-        7,
+        8,
         "Tampering with copies of the log; verification must catch each",
     );
     let midway = midway
@@ -632,7 +657,11 @@ fn scan_control(
     let mut by = std::collections::BTreeMap::new();
     for i in from..to {
         let entry = reader.entry(i, to)?;
-        if entry.windows(5).any(|w| w == b"cust-") {
+        // A raw customer id is `cust-` and 8 digits (the key id
+        // `cust-2019-03` is not one).
+        if entry.windows(13).any(|w| {
+            w.starts_with(b"cust-") && w.get(5..).is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+        }) {
             bail!("ledger entry {i} holds a raw customer id");
         }
         let v: serde_json::Value = serde_json::from_slice(&entry)

@@ -128,6 +128,31 @@ impl SlidingDistinct {
         }
     }
 
+    /// [`Self::count`] for several windows at once (one pass over the
+    /// structure): `out[i]` is the count of `windows[i]`.
+    pub fn count_many(&self, now: u32, windows: &[u32], out: &mut [u64]) {
+        let froms = windows
+            .iter()
+            .map(|w| now.saturating_sub(w.saturating_sub(1)));
+        match &self.repr {
+            Repr::Exact(map) => {
+                for o in out.iter_mut() {
+                    *o = 0;
+                }
+                let froms: Vec<u32> = froms.collect();
+                for &m in map.values() {
+                    for (o, &f) in out.iter_mut().zip(&froms) {
+                        *o += u64::from(m >= f);
+                    }
+                }
+            }
+            Repr::Sketch(sk) => {
+                let froms: Vec<u32> = froms.collect();
+                sk.estimate_many(&froms, out);
+            }
+        }
+    }
+
     /// True once the counter is a sketch (counts are estimates).
     #[must_use]
     pub fn is_sketch(&self) -> bool {
@@ -199,20 +224,37 @@ impl Sketch {
     }
 
     fn estimate(&self, from: u32) -> u64 {
-        let mut sum = 0.0f64;
-        let mut zeros = 0u32;
+        let mut out = [0u64];
+        self.estimate_many(&[from], &mut out);
+        let [v] = out;
+        v
+    }
+
+    /// Estimates for several window starts in one pass over the registers.
+    fn estimate_many(&self, froms: &[u32], out: &mut [u64]) {
+        // Per window: sum of 2^-register and the count of empty registers.
+        let mut sums = [0.0f64; 8];
+        let mut zeros = [0u32; 8];
         for list in &self.regs {
-            // Minutes rise and rho falls along the list: the first pair in
-            // the window holds the window's maximum.
-            let at = list.partition_point(|&p| p >> 6 < from);
-            match list.get(at) {
-                Some(&p) => sum += 2f64.powi(-((p & 63) as i32)),
-                None => {
-                    zeros += 1;
-                    sum += 1.0;
+            for ((&from, sum), zero) in froms.iter().zip(sums.iter_mut()).zip(zeros.iter_mut()) {
+                // Minutes rise and rho falls along the list: the first pair
+                // in the window holds the window's maximum.
+                match list.iter().find(|&&p| p >> 6 >= from) {
+                    // 2^-rho, exactly, from the exponent bits (rho ≤ 53).
+                    Some(&p) => *sum += f64::from_bits((1023 - u64::from(p & 63)) << 52),
+                    None => {
+                        *zero += 1;
+                        *sum += 1.0;
+                    }
                 }
             }
         }
+        for ((o, &sum), &zeros) in out.iter_mut().zip(&sums).zip(&zeros) {
+            *o = Self::finish(sum, zeros);
+        }
+    }
+
+    fn finish(sum: f64, zeros: u32) -> u64 {
         let m = M as f64;
         let alpha = 0.7213 / (1.0 + 1.079 / m);
         let raw = alpha * m * m / sum;

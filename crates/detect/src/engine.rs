@@ -254,14 +254,30 @@ impl EntityState {
     fn self_baseline(&self, w: usize, today: u32, t: &Thresholds) -> Option<u32> {
         let newest = today.saturating_sub(t.lag_days);
         let oldest = today.saturating_sub(t.history_days);
-        let mut v: Vec<u32> = self
-            .history
-            .iter()
-            .filter(|d| d.day < newest && d.day >= oldest && !d.alerted)
+        let days = || {
+            self.history
+                .iter()
+                .filter(move |d| d.day < newest && d.day >= oldest)
+        };
+        let mut v: Vec<u32> = days()
+            .filter(|d| !d.alerted)
             .filter_map(|d| d.values.get(w).copied())
             .collect();
         if (v.len() as u32) < t.min_history_days {
-            return None;
+            // Days that alerted stay out of the baseline, so that a ramp
+            // cannot teach it; but an entity that alerted on most of its
+            // days with nobody acting on it (a nightly bulk job) is that
+            // entity's normal: then every lagged day counts.
+            v = days().filter_map(|d| d.values.get(w).copied()).collect();
+            if (v.len() as u32) < t.min_history_days {
+                // A sparse entity known for at least a week (a weekly
+                // job): what it has done before is not an anomaly.
+                let known_since = self.history.front().map(|d| d.day);
+                if known_since.is_some_and(|d| today >= d + 7) {
+                    return v.into_iter().max();
+                }
+                return None;
+            }
         }
         v.sort_unstable();
         let at = (v.len() * 9).div_ceil(10).saturating_sub(1);
@@ -349,6 +365,10 @@ impl Entities {
 struct State {
     next_index: u64,
     now_ms: i64,
+    /// The newest entry time seen (ticks never move the clock more than a
+    /// minute past it).
+    #[serde(default)]
+    newest_ms: i64,
     minute: u32,
     first_day: Option<u32>,
     entities: Entities,
@@ -378,6 +398,8 @@ pub struct Engine {
     rules: Option<crate::sigma::RuleSet>,
     /// Whether the built-in detectors run (off: rules only, for hunts).
     builtin: bool,
+    /// `(hour, size)` of the last [`Engine::dataset_size`] estimate.
+    dataset_cache: std::cell::Cell<Option<(u32, Option<u64>)>>,
 }
 
 /// A serialised engine state, to resume without replaying the ledger.
@@ -404,6 +426,7 @@ impl Engine {
             state: State::default(),
             rules: None,
             builtin: true,
+            dataset_cache: std::cell::Cell::new(None),
         }
     }
 
@@ -421,7 +444,7 @@ impl Engine {
         self.rules.as_mut()
     }
 
-    /// Turns the built-in detectors off (Sigma rules only) or on.
+    /// Turns the built-in detectors off (Sigma rules only, for hunts) or on.
     pub fn set_builtin(&mut self, on: bool) {
         self.builtin = on;
     }
@@ -540,10 +563,16 @@ impl Engine {
         if !self.builtin {
             return;
         }
-        // Time never runs backwards inside the engine: a late entry counts
-        // at the engine's current minute.
-        if rec.time_ms > self.state.now_ms {
-            self.advance(rec.time_ms, out);
+        // The clock follows the access events' own times (control entries
+        // are stamped by the server when written: a backfill of older
+        // events after them must still be counted minute by minute). Time
+        // never runs backwards inside the engine: a late entry counts at
+        // the engine's current minute.
+        if kind == RecordKind::Access {
+            self.state.newest_ms = self.state.newest_ms.max(rec.time_ms);
+            if rec.time_ms > self.state.now_ms {
+                self.advance(rec.time_ms, out);
+            }
         }
         match kind {
             RecordKind::Access => self.on_access(rec, out),
@@ -585,6 +614,18 @@ impl Engine {
             self.advance(now_ms, &mut out);
         }
         out
+    }
+
+    /// [`Engine::tick`] for a live tail whose log is idle: moves the clock
+    /// to `now_ms` but never more than a minute past the newest entry seen
+    /// (the last minute's windows are checked; a backfill of older entries
+    /// arriving later is still counted at its own time), and not at all
+    /// before the first entry.
+    pub fn tick_idle(&mut self, now_ms: i64) -> Vec<Finding> {
+        if self.state.newest_ms == 0 {
+            return Vec::new();
+        }
+        self.tick(now_ms.min(self.state.newest_ms.saturating_add(60_000)))
     }
 
     // ---- time ----------------------------------------------------------
@@ -644,17 +685,33 @@ impl Engine {
                 continue;
             };
             e.dirty = false;
-            let mut counts = [0u64; SHORT];
-            for (c, w) in counts.iter_mut().zip(WINDOWS) {
-                *c = e.distinct.count(minute, w);
+            if key.0 == EntityKind::Dataset {
+                // Only a coverage denominator: no short windows.
+                continue;
             }
-            for (v, c) in e.today.values.iter_mut().zip(counts) {
+            // A sketch costs 4,096 registers per count: its 10-minute window
+            // is checked every minute, its 1-hour window every 5 minutes,
+            // its day every 15 (exact sets: every window, every minute).
+            let n = if !e.distinct.is_sketch() {
+                SHORT
+            } else if minute.is_multiple_of(15) {
+                3
+            } else if minute.is_multiple_of(5) {
+                2
+            } else {
+                1
+            };
+            let mut counts = [0u64; SHORT];
+            e.distinct.count_many(
+                minute,
+                WINDOWS.get(..n).unwrap_or(&[]),
+                counts.get_mut(..n).unwrap_or(&mut []),
+            );
+            for (v, c) in e.today.values.iter_mut().zip(counts).take(n) {
                 *v = (*v).max(c.min(u64::from(u32::MAX)) as u32);
             }
-            if key.0 != EntityKind::Dataset {
-                for (w, c) in counts.into_iter().enumerate() {
-                    self.check_volume(&key, w, c, minute, out);
-                }
+            for (w, c) in counts.into_iter().enumerate().take(n) {
+                self.check_volume(&key, w, c, minute, out);
             }
             if let Some(d) = self
                 .state
@@ -693,11 +750,9 @@ impl Engine {
             let Some(e) = self.state.entities.get(&key) else {
                 continue;
             };
-            let counts: Vec<u64> = WINDOWS
-                .iter()
-                .skip(SHORT)
-                .map(|&w| e.distinct.count(minute, w))
-                .collect();
+            let mut counts = [0u64; WINDOWS.len() - SHORT];
+            e.distinct
+                .count_many(minute, WINDOWS.get(SHORT..).unwrap_or(&[]), &mut counts);
             for (i, c) in counts.into_iter().enumerate() {
                 self.check_volume(&key, SHORT + i, c, minute, out);
             }
@@ -1122,10 +1177,14 @@ impl Engine {
             if peer.is_none() {
                 return;
             }
-            let size = self.dataset_size();
-            let share = size.map(|s| count as f64 / s as f64);
-            if share.is_some_and(|s| s < t.coverage_share) {
-                return;
+            // 90 and 180 days: only a share of the dataset worth a
+            // coverage alert (7 and 30 days: low-and-slow, any size).
+            if w >= SHORT + 2 {
+                let size = self.dataset_size();
+                let share = size.map(|s| count as f64 / s as f64);
+                if share.is_some_and(|s| s < t.coverage_share) {
+                    return;
+                }
             }
         } else if own.is_none() && peer.is_none() {
             limit = floor as f64 * t.cold_factor;
@@ -1186,17 +1245,27 @@ impl Engine {
         self.raise(f, out);
     }
 
-    /// The biggest dataset's size: configured, else its 180-day distinct.
+    /// The biggest dataset's size: configured, else its 180-day distinct
+    /// (estimated once an hour).
     fn dataset_size(&self) -> Option<u64> {
         if let Some(v) = self.config.dataset_sizes.values().max() {
             return Some(*v);
         }
-        self.state
+        let hour = self.state.minute / 60;
+        if let Some((h, v)) = self.dataset_cache.get()
+            && h == hour
+        {
+            return v;
+        }
+        let v = self
+            .state
             .entities
             .map(EntityKind::Dataset)
             .values()
             .map(|e| e.distinct.count(self.state.minute, WINDOWS[6]))
-            .max()
+            .max();
+        self.dataset_cache.set(Some((hour, v)));
+        v
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1304,10 +1373,14 @@ impl Engine {
             return;
         }
         self.state.raised.insert(key, f.time_ms);
-        if let Some(e) = self
-            .state
-            .entities
-            .get_mut(&(f.entity.kind, f.entity.id.clone()))
+        // Only volume findings keep a day out of the entity's baseline (a
+        // forged token on a key says nothing about the key's usual volume).
+        let volume = f.detector == "distinct_subjects" || f.detector == "coverage";
+        if volume
+            && let Some(e) = self
+                .state
+                .entities
+                .get_mut(&(f.entity.kind, f.entity.id.clone()))
         {
             e.alerted_today = true;
         }

@@ -22,6 +22,11 @@ use crate::record::now_ms;
 /// Most entries processed between two looks at shutdown and two alert
 /// batches.
 const CHUNK: u64 = 100_000;
+/// The detectors' clock follows the entries' own times; it is moved to the
+/// server's clock (windows close, days roll over) only once the ledger has
+/// been idle this long — while entries flow, a jump to "now" would count
+/// a backfill's older entries at the wrong minute.
+const IDLE_TICK: Duration = Duration::from_secs(2);
 /// Checkpoint at most this often while entries flow.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(10);
 
@@ -152,6 +157,7 @@ pub(crate) async fn detect_loop(state: AppState, mut stop: watch::Receiver<bool>
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut last_save = Instant::now();
+    let mut last_new = Instant::now();
     let mut unsaved = false;
     loop {
         let stopping = *stop.borrow();
@@ -167,6 +173,10 @@ pub(crate) async fn detect_loop(state: AppState, mut stop: watch::Receiver<bool>
         let from = engine.next_index();
         let to = size.min(from.saturating_add(CHUNK));
         let now = now_ms(&state);
+        let idle = to == from && last_new.elapsed() >= IDLE_TICK;
+        if to > from {
+            last_new = Instant::now();
+        }
         let dir = data.clone();
         let Ok((back, back_watcher, findings, result)) = tokio::task::spawn_blocking(move || {
             if let (Some(w), Some(rules)) = (watcher.as_mut(), engine.rules_mut()) {
@@ -181,8 +191,8 @@ pub(crate) async fn detect_loop(state: AppState, mut stop: watch::Receiver<bool>
                 findings.extend(engine.process(i, e));
                 true
             });
-            if result.is_ok() && to == size {
-                findings.extend(engine.tick(now));
+            if result.is_ok() && idle {
+                findings.extend(engine.tick_idle(now));
             }
             (engine, watcher, findings, result)
         })
