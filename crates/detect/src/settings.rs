@@ -259,6 +259,44 @@ impl Settings {
     }
 }
 
+/// The `detect_config` fuzz target's body (`fuzz/fuzz_targets/detect_config.rs`),
+/// also run over the committed corpus by `tests/settings_fuzz_corpus.rs`:
+/// `data` as a detection file; a refusal must name the file and a key, an
+/// accepted file must have SLAs within their bounds. `Ok(true)` if accepted.
+///
+/// # Errors
+/// A description of the broken invariant.
+#[doc(hidden)]
+pub fn fuzz_settings(data: &[u8]) -> Result<bool, String> {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return Ok(false);
+    };
+    match Settings::from_toml(text, Path::new("/nonexistent/fuzz.toml")) {
+        Ok(s) => {
+            for v in [
+                s.sla.critical_ms,
+                s.sla.high_ms,
+                s.sla.medium_ms,
+                s.sla.low_ms,
+            ] {
+                if !(1_000..=365 * 86_400_000).contains(&v) {
+                    return Err(format!("an SLA out of bounds was accepted: {v} ms"));
+                }
+            }
+            Ok(true)
+        }
+        Err(SettingsError::Invalid { path, key, .. }) => {
+            if path != "/nonexistent/fuzz.toml" || key.is_empty() {
+                return Err(format!(
+                    "a refusal without the file or key: {path:?} {key:?}"
+                ));
+            }
+            Ok(false)
+        }
+        Err(e) => Err(format!("an I/O error from parsing text: {e}")),
+    }
+}
+
 fn line_of(text: &str, span: Option<std::ops::Range<usize>>) -> String {
     span.and_then(|s| text.get(..s.start))
         .map(|before| format!(" (line {})", before.lines().count().max(1)))

@@ -363,6 +363,9 @@ fn corpus_matches_targets_and_keys() {
         // crates/access/tests/fuzz_corpus.rs:
         "authz_request",
         "grant_request",
+        // crates/detect/tests/{sigma,settings}_fuzz_corpus.rs:
+        "sigma_rule",
+        "detect_config",
     ];
     let mut all: Vec<&str> = replayed.iter().chain(elsewhere.iter()).copied().collect();
     all.sort_unstable();
