@@ -17,6 +17,7 @@ use anyhow::Context as _;
 use serde_json::Value;
 
 use crate::api_cmd::Api;
+use crate::eval::human;
 use crate::local_server::ServerProcess;
 use crate::ui;
 
@@ -195,16 +196,6 @@ fn belongs(
                 && rec.operation == "SignIn"
         }
         _ => ep.actors.iter().any(|a| a == rec.actor.as_ref()),
-    }
-}
-
-fn human(s: f64) -> String {
-    if s < 120.0 {
-        format!("{s:.0} s")
-    } else if s < 7_200.0 {
-        format!("{:.1} min", s / 60.0)
-    } else {
-        format!("{:.1} h", s / 3_600.0)
     }
 }
 

@@ -306,12 +306,27 @@ pub fn run_case(
     let mut false_by_detector: BTreeMap<String, u64> = BTreeMap::new();
     let mut false_examples = Vec::new();
     for f in &findings {
+        // The episode of one of its evidence entries; else, for a finding
+        // about a principal, the attack that principal carried out (an
+        // alert on the attacker's account after its last attack entry).
         let ep = f
             .evidence
             .indices
             .iter()
             .filter_map(|&i| labels.get(i as usize).copied())
-            .find(|&l| l != 0);
+            .find(|&l| l != 0)
+            .or_else(|| {
+                (f.entity.kind == detect::EntityKind::Principal)
+                    .then(|| {
+                        world.episodes().iter().find(|e| {
+                            e.malicious
+                                && f.time_ms >= e.start_ms
+                                && e.actors.contains(&f.entity.id)
+                        })
+                    })
+                    .flatten()
+                    .map(|e| e.id)
+            });
         match ep.and_then(|e| episodes.get_mut(&e)) {
             Some(e) if e.malicious => {
                 e.alerts += 1;
@@ -407,7 +422,8 @@ fn print_case(r: &CaseResult) {
     }
 }
 
-fn human(s: f64) -> String {
+/// Seconds as `42 s`, `12.5 min` or `8.0 h`.
+pub fn human(s: f64) -> String {
     if s < 120.0 {
         format!("{s:.0} s")
     } else if s < 7_200.0 {
