@@ -141,7 +141,11 @@ pub fn show(
             None if ep.start_ms > world_end(world) => {
                 println!("      {:<20} starts after this run's window", ep.scenario);
             }
-            None => println!("      {:<20} NOT caught in this window", ep.scenario),
+            None => println!(
+                "      {:<20} not caught in this window: a fresh server has no baselines yet \
+                 (with them, `custos eval` catches it; docs/BENCHMARKS.md)",
+                ep.scenario
+            ),
         }
     }
     let mut by: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
