@@ -170,17 +170,7 @@ fn list(a: &AlertsArgs) -> anyhow::Result<ExitCode> {
                 .filter(|x| status.is_none_or(|s| x.status == s))
                 .filter(|x| severity.is_none_or(|s| x.finding.severity >= s))
                 .take(a.limit)
-                .map(|x| {
-                    let mut v = serde_json::to_value(x).unwrap_or(Value::Null);
-                    if let Some(o) = v.as_object_mut() {
-                        o.insert(
-                            "sla".into(),
-                            json!({"ack_due_ms": x.ack_due_ms, "breached": x.sla_breached(now),
-                                   "time_to_ack_ms": x.time_to_ack_ms()}),
-                        );
-                    }
-                    v
-                })
+                .map(|x| x.to_json_at(now))
                 .collect()
         }
         None => {

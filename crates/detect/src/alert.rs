@@ -254,6 +254,24 @@ impl Alert {
             .map(|t| t.at_ms - self.opened_ms)
     }
 
+    /// The alert as the API and `custos alerts --json` show it: its fields
+    /// plus `sla` (`ack_due_ms`, `breached` at `now_ms`, `time_to_ack_ms`).
+    #[must_use]
+    pub fn to_json_at(&self, now_ms: i64) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        if let Some(obj) = v.as_object_mut() {
+            obj.insert(
+                "sla".into(),
+                serde_json::json!({
+                    "ack_due_ms": self.ack_due_ms,
+                    "breached": self.sla_breached(now_ms),
+                    "time_to_ack_ms": self.time_to_ack_ms(),
+                }),
+            );
+        }
+        v
+    }
+
     /// Whether the acknowledgement SLA is broken at `now_ms`: acknowledged
     /// (or closed) late, or still open past the deadline. Suppressed alerts
     /// have no SLA.

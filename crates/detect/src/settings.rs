@@ -260,7 +260,7 @@ impl Settings {
 }
 
 /// The `detect_config` fuzz target's body (`fuzz/fuzz_targets/detect_config.rs`),
-/// also run over the committed corpus by `tests/settings_fuzz_corpus.rs`:
+/// also run over the committed corpus by `tests/fuzz_corpus.rs`:
 /// `data` as a detection file; a refusal must name the file and a key, an
 /// accepted file must have SLAs within their bounds. `Ok(true)` if accepted.
 ///

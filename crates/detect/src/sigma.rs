@@ -1366,7 +1366,7 @@ impl RuleWatcher {
 }
 
 /// The `sigma_rule` fuzz target's body (`fuzz/fuzz_targets/sigma_rule.rs`),
-/// also run over the committed corpus by `tests/sigma_fuzz_corpus.rs`:
+/// also run over the committed corpus by `tests/fuzz_corpus.rs`:
 /// `data` as a rule file; a refusal must name the file, an accepted set must
 /// evaluate a few entries and snapshot without panicking. `Ok(true)` if the
 /// rules loaded.

@@ -113,22 +113,6 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| store_failed(&e))
 }
 
-/// An alert as the API shows it: the stored alert plus its SLA state now.
-pub(crate) fn alert_json(a: &Alert, now: i64) -> Value {
-    let mut v = serde_json::to_value(a).unwrap_or(Value::Null);
-    if let Some(obj) = v.as_object_mut() {
-        obj.insert(
-            "sla".into(),
-            json!({
-                "ack_due_ms": a.ack_due_ms,
-                "breached": a.sla_breached(now),
-                "time_to_ack_ms": a.time_to_ack_ms(),
-            }),
-        );
-    }
-    v
-}
-
 /// The ledger entry of an alert raised or moved: its Detection Finding
 /// with `activity_id`, the alert's status, and who/when/why.
 pub(crate) fn alert_entry(
@@ -276,8 +260,7 @@ pub fn signature(secret: &[u8], t: i64, body: &[u8]) -> String {
     mac.update(b".");
     mac.update(body);
     let tag = mac.finalize().into_bytes();
-    let hex: String = tag.iter().map(|b| format!("{b:02x}")).collect();
-    format!("t={t},v1={hex}")
+    format!("t={t},v1={}", crate::grants::hex_lower(&tag))
 }
 
 /// Delay before attempt `attempts + 1`: 2 s doubling, at most 1 h.
@@ -403,7 +386,7 @@ async fn list(
         })
         .filter(|a| q.entity.as_deref().is_none_or(|e| a.finding.entity.id == e))
         .take(limit)
-        .map(|a| alert_json(a, now))
+        .map(|a| a.to_json_at(now))
         .collect();
     Ok(crate::grants::json_response(
         StatusCode::OK,
@@ -421,7 +404,7 @@ async fn one(
     let st = Arc::clone(&alerts(&state).store);
     let (a, deliveries) = blocking(move || Ok((st.alert(&id)?, st.deliveries(Some(&id))?))).await?;
     let a = a.ok_or_else(ApiError::not_found)?;
-    let mut v = alert_json(&a, now_ms(&state));
+    let mut v = a.to_json_at(now_ms(&state));
     if let Some(obj) = v.as_object_mut() {
         let ds: Vec<Value> = deliveries
             .iter()
@@ -499,7 +482,7 @@ async fn transition(
     blocking(move || st.put_alert(&stored)).await?;
     Ok(crate::grants::json_response(
         StatusCode::OK,
-        alert_json(&a, now),
+        a.to_json_at(now),
     ))
 }
 
@@ -635,10 +618,7 @@ fn suppression_entry(s: &Suppression, op: &'static str, actor: &Actor, t: i64) -
 fn new_suppression_id() -> String {
     let mut b = [0u8; 8];
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut b);
-    format!(
-        "s-{}",
-        b.iter().map(|x| format!("{x:02x}")).collect::<String>()
-    )
+    format!("s-{}", crate::grants::hex_lower(&b))
 }
 
 /// `POST /v1/alerts/suppressions`.

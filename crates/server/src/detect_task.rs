@@ -69,12 +69,6 @@ fn new_engine(state: &AppState) -> Engine {
     Engine::new(state.inner().alerts.settings.engine.clone(), Box::new(ctx))
 }
 
-/// The engine (with the Sigma rules of the detection file, watched for
-/// changes) from the checkpoint, or a fresh one (replaying from 0).
-fn load(state: &AppState) -> (Engine, Option<RuleWatcher>) {
-    load_engine(state)
-}
-
 fn with_rules(state: &AppState) -> (Engine, Option<RuleWatcher>) {
     let mut engine = new_engine(state);
     let mut watcher = None;
@@ -91,7 +85,9 @@ fn with_rules(state: &AppState) -> (Engine, Option<RuleWatcher>) {
     (engine, watcher)
 }
 
-fn load_engine(state: &AppState) -> (Engine, Option<RuleWatcher>) {
+/// The engine (with the Sigma rules of the detection file, watched for
+/// changes) from the checkpoint, or a fresh one (replaying from 0).
+fn load(state: &AppState) -> (Engine, Option<RuleWatcher>) {
     let (mut engine, watcher) = with_rules(state);
     let path = checkpoint_path(&state.inner().config.data);
     match std::fs::read(&path) {

@@ -199,7 +199,8 @@ fn new_grant_id() -> String {
     format!("g-{}", hex_lower(&b))
 }
 
-fn hex_lower(b: &[u8]) -> String {
+/// Lower-case hex of `b`.
+pub(crate) fn hex_lower(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 

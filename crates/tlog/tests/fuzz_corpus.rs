@@ -363,7 +363,7 @@ fn corpus_matches_targets_and_keys() {
         // crates/access/tests/fuzz_corpus.rs:
         "authz_request",
         "grant_request",
-        // crates/detect/tests/{sigma,settings}_fuzz_corpus.rs:
+        // crates/detect/tests/fuzz_corpus.rs:
         "sigma_rule",
         "detect_config",
     ];
