@@ -59,6 +59,12 @@ pub enum Command {
     /// Customers known to the token authority (token subjects that are not SCIM Users).
     #[command(subcommand)]
     Subjects(crate::api_cmd::SubjectsCmd),
+    /// Exact breach scope: distinct subjects accessed by a principal, key, issuer,
+    /// network or country in a window, by category and subject country, with proofs.
+    Scope(crate::scope_cmd::ScopeArgs),
+    /// The forensic index behind `scope`: update, rebuild, status, subject registry.
+    #[command(subcommand)]
+    Forensics(crate::scope_cmd::ForensicsCmd),
 }
 
 #[derive(Debug, Subcommand)]
@@ -169,6 +175,10 @@ pub struct DemoArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCmd {
+    /// The forensic index at the breach's scale: build rate, size per billion
+    /// subject-accesses, scope query time (bench/scope_duckdb.py adds the DuckDB
+    /// baseline over the same rows as Parquet).
+    Scope(crate::bench_scope::ScopeBenchArgs),
     /// Detector throughput replaying a ledger (vs plain read+parse replay in the
     /// same run), memory per entity, and one entity's sketch at 34M subjects.
     Detect(crate::bench_detect::DetectBenchArgs),

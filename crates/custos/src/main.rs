@@ -7,6 +7,7 @@ mod api_cmd;
 mod bench;
 mod bench_detect;
 mod bench_events;
+mod bench_scope;
 mod bench_ingest;
 mod bench_token;
 mod cli;
@@ -19,6 +20,7 @@ mod ingest_cmd;
 mod ledger_cmd;
 mod local_server;
 mod mirror;
+mod scope_cmd;
 mod serve_cmd;
 mod sim_cmd;
 mod simfeed;
@@ -40,6 +42,8 @@ fn main() -> ExitCode {
         cli::Command::Sim(a) => sim_cmd::run(a),
         cli::Command::Eval(a) => eval::run(&a),
         cli::Command::Hunt(a) => hunt::run(&a),
+        cli::Command::Scope(a) => scope_cmd::run(&a),
+        cli::Command::Forensics(cmd) => scope_cmd::run_forensics(&cmd),
         cli::Command::Alerts(a) => alerts_cmd::run(a),
         cli::Command::Token(cmd) => api_cmd::run_token(cmd),
         cli::Command::Keys(cmd) => api_cmd::run_keys(cmd),

@@ -1422,7 +1422,7 @@ fn horizon(kind: EntityKind) -> u32 {
 }
 
 /// The source network of an address: IPv4 /24, IPv6 /48.
-fn network_of(ip: &str) -> Option<String> {
+pub fn network_of(ip: &str) -> Option<String> {
     match ip.parse::<std::net::IpAddr>().ok()? {
         std::net::IpAddr::V4(v4) => {
             let o = v4.octets();

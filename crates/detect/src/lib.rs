@@ -30,7 +30,7 @@ pub use alert::{
 };
 pub use engine::{
     Checkpoint, Context, DetectConfig, Engine, EngineStats, KeyState, NoContext, Residency,
-    Thresholds, WINDOWS,
+    Thresholds, WINDOWS, network_of,
 };
 pub use finding::{
     Baseline, DETECT_LOG_NAME, Entity, EntityKind, Evidence, Finding, MAX_EVIDENCE_INDICES,

@@ -49,6 +49,8 @@ pub(crate) struct Inner {
     pub(crate) grants: crate::grants::GrantState,
     /// Alerts and the detection settings.
     pub(crate) alerts: crate::alerts::AlertState,
+    /// The forensic index, incidents and legal holds.
+    pub(crate) cases: crate::cases::CaseState,
 }
 
 impl AppState {
@@ -66,6 +68,7 @@ impl AppState {
         tokens: crate::tokens::TokenState,
         grants: crate::grants::GrantState,
         alerts: crate::alerts::AlertState,
+        cases: crate::cases::CaseState,
     ) -> AppState {
         let limits = config.limits();
         let log_dir = config.data.join("log");
@@ -87,6 +90,7 @@ impl AppState {
             tokens,
             grants,
             alerts,
+            cases,
         }))
     }
 
@@ -199,6 +203,7 @@ pub(crate) fn router(state: AppState) -> Router {
         )
         .merge(crate::grants::router())
         .merge(crate::alerts::router())
+        .merge(crate::cases::router())
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(middleware::from_fn_with_state(state.clone(), observe))
@@ -230,6 +235,13 @@ fn route_of(path: &str) -> &'static str {
         }
         p if p.starts_with("/v1/principals/") => "/v1/principals/{id}",
         "/v1/alerts" => "/v1/alerts",
+        "/v1/scope" => "/v1/scope",
+        p if p.starts_with("/v1/incidents")
+            || p.starts_with("/v1/holds")
+            || p.starts_with("/v1/retention") =>
+        {
+            crate::cases::route_of(p)
+        }
         p if p.starts_with("/v1/grants/") => crate::grants::route_of(p),
         p if p.starts_with("/v1/alerts/") => crate::alerts::route_of(p),
         p if p.starts_with("/log/") => "/log/{path}",

@@ -58,6 +58,9 @@ pub enum ServerError {
     /// The detection file (`detect_config`) is unusable.
     #[error("detection config: {0}")]
     Detect(String),
+    /// The forensic index or the subject registry could not be opened.
+    #[error("forensic index: {0}")]
+    Forensics(String),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -129,8 +132,9 @@ impl Server {
                 .map_err(|e| ServerError::Detect(e.to_string()))?;
         }
         let alerts = crate::alerts::AlertState::new(store::SqliteAlertStore::new(&db)?, settings);
+        let cases = crate::cases::CaseState::open(&data, &db)?;
         let state = AppState::new(
-            config, ledger, key, auth, clock, scim, tokens, grants, alerts,
+            config, ledger, key, auth, clock, scim, tokens, grants, alerts, cases,
         );
         if let Some(l) = state.ledger() {
             reconcile(&state, &l)?;
@@ -189,6 +193,7 @@ impl Server {
             stop_rx.clone(),
         ));
         let deliverer = tokio::spawn(crate::alerts::deliver_loop(state.clone(), stop_rx.clone()));
+        let indexer = tokio::spawn(crate::cases::index_loop(state.clone(), stop_rx.clone()));
         let mut drain = stop_rx;
         state.inner().scim.init(&format!("http://{addr}"));
         let app = app::router(state.clone());
@@ -239,6 +244,7 @@ impl Server {
         let _ = ticker.await;
         let _ = detector.await;
         let _ = deliverer.await;
+        let _ = indexer.await;
         let Some(ledger) = state.take_ledger() else {
             return Ok(());
         };

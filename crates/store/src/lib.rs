@@ -41,6 +41,7 @@
 #![warn(missing_docs)]
 
 mod alert_store;
+mod case_store;
 mod db;
 mod directory_store;
 mod grant_store;
@@ -50,6 +51,7 @@ mod token_store;
 
 // The public interface is:
 pub use alert_store::{Delivery, SqliteAlertStore};
+pub use case_store::{CaseStoreError, Doc, SqliteCaseStore};
 pub use db::{BUSY_TIMEOUT, DB_RELATIVE_PATH, Database, OpenError, Settings};
 pub use directory_store::{DirectoryUser, SqliteDirectoryStore};
 pub use grant_store::SqliteGrantStore;

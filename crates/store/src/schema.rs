@@ -11,7 +11,7 @@
 pub const APPLICATION_ID: i64 = 0x4355_5354;
 
 /// The schema version this build writes and reads (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// The migrations, oldest first; `MIGRATIONS.len() == SCHEMA_VERSION`.
 pub(crate) const MIGRATIONS: &[&str] = &[
@@ -134,5 +134,28 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         done_ms      INTEGER
     ) STRICT;
     CREATE INDEX webhook_outbox_due ON webhook_outbox (state, next_ms);
+    ",
+    // 5: incidents and legal holds (preservation orders).
+    "
+    -- Incidents: the incident as JSON (crates/incident), with indexed columns.
+    CREATE TABLE incident (
+        id         TEXT    PRIMARY KEY,
+        status     TEXT    NOT NULL,
+        opened_ms  INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL,
+        body       TEXT    NOT NULL CHECK (json_valid(body))
+    ) STRICT;
+    -- Legal holds: never deleted; lifting one sets active = 0.
+    CREATE TABLE legal_hold (
+        id        TEXT    PRIMARY KEY,
+        active    INTEGER NOT NULL CHECK (active IN (0, 1)),
+        placed_ms INTEGER NOT NULL,
+        body      TEXT    NOT NULL CHECK (json_valid(body))
+    ) STRICT;
+    CREATE TRIGGER legal_hold_never_deleted BEFORE DELETE ON legal_hold
+    BEGIN SELECT RAISE(ABORT, 'legal holds are never deleted; lift them'); END;
+    CREATE TRIGGER legal_hold_never_reactivated BEFORE UPDATE OF active ON legal_hold
+    WHEN OLD.active = 0 AND NEW.active = 1
+    BEGIN SELECT RAISE(ABORT, 'a lifted hold stays lifted; place a new one'); END;
     ",
 ];
