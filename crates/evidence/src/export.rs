@@ -207,8 +207,8 @@ pub fn export(
     let origin = signer.name().to_owned();
     let mut reader = LogReader::open(data_dir)?;
     let latest_note = reader.checkpoint_bytes()?;
-    let latest = open_checkpoint(&latest_note, &origin, &verifier)
-        .map_err(|e| ledger::Error::Checkpoint(e))?;
+    let latest =
+        open_checkpoint(&latest_note, &origin, &verifier).map_err(ledger::Error::Checkpoint)?;
     let size = latest.size();
 
     let mut indices = request.indices.clone();
