@@ -68,6 +68,14 @@ pub(crate) fn load(dir: &Path) -> Result<Signer> {
     })
 }
 
+/// The log's signing key (`DIR/keys/log.key`), for signing statements in
+/// the log's name other than checkpoints (evidence bundle manifests, whose
+/// note text can never parse as a checkpoint). Callers must never write it
+/// out or log it.
+pub fn signer_key(dir: &Path) -> Result<Signer> {
+    load(dir)
+}
+
 /// The log's public verifier key, derived from the signing key.
 pub fn verifier_key(dir: &Path) -> Result<Verifier> {
     Ok(load(dir)?.verifier())

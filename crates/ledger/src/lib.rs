@@ -19,7 +19,7 @@ mod verify;
 // The public interface is:
 pub use error::{Error, Result};
 pub use fs::{FsStore, SyncPolicy};
-pub use keys::verifier_key;
+pub use keys::{signer_key, verifier_key};
 pub use ledger::{
     DurablyAppended, EntryBatch, Ledger, LedgerOptions, MAX_BATCH_ENTRIES, Pending, init,
     validate_origin,
