@@ -1,4 +1,9 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 //! Deadlines of every regime in the shipped rules, thresholds on both sides,
 //! statuses under an injected clock.
 
@@ -109,36 +114,58 @@ fn due(a: &Assessment, id: &str) -> String {
 fn pipa_72_hours_and_the_1000_threshold() {
     let r = rules();
     let below = Run::new(scope(&[("KR", 999)], &["name", "phone"])).at(&r, aware());
-    assert_eq!(reason(&below, "kr-pipa-report"), "KR subjects 999 < 1,000 threshold");
+    assert_eq!(
+        reason(&below, "kr-pipa-report"),
+        "KR subjects 999 < 1,000 threshold"
+    );
     assert_eq!(due(&below, "kr-pipa-subjects"), "2026-07-04T09:00:00Z");
     let at = Run::new(scope(&[("KR", 1000)], &["name"])).at(&r, aware());
     let o = ob(&at, "kr-pipa-report");
     assert_eq!(format_time(o.due_ms), "2026-07-04T09:00:00Z");
     assert_eq!(o.subjects, 1000);
     assert_eq!(o.trigger, "KR subjects 1,000 ≥ 1,000 threshold");
-    assert!(o.how.contains("72 h after awareness 2026-07-01T09:00:00Z"), "{}", o.how);
+    assert!(
+        o.how.contains("72 h after awareness 2026-07-01T09:00:00Z"),
+        "{}",
+        o.how
+    );
     assert!(o.legal_maximum);
     assert!(o.report_fields.contains(&ReportField::Subjects));
     // Below the threshold, a unique identifier or outside access triggers it.
     let id = Run::new(scope(&[("KR", 12)], &["national_id"])).at(&r, aware());
-    assert!(ob(&id, "kr-pipa-report").trigger.starts_with("category `national_id` in scope"));
+    assert!(
+        ob(&id, "kr-pipa-report")
+            .trigger
+            .starts_with("category `national_id` in scope")
+    );
     let outside = Run::new(scope(&[("KR", 12)], &["name"]))
         .fact("external_unauthorized_access")
         .at(&r, aware());
-    assert!(ob(&outside, "kr-pipa-report").trigger.starts_with("fact `external_unauthorized_access`"));
+    assert!(
+        ob(&outside, "kr-pipa-report")
+            .trigger
+            .starts_with("fact `external_unauthorized_access`")
+    );
 }
 
 #[test]
 fn unknown_countries_send_a_rule_to_review_only_when_they_could_trigger_it() {
     let r = rules();
     let a = Run::new(scope(&[("KR", 812), ("unknown", 300)], &["name"])).at(&r, aware());
-    let review = a.needs_review.iter().find(|s| s.rule_id == "kr-pipa-report").unwrap();
+    let review = a
+        .needs_review
+        .iter()
+        .find(|s| s.rule_id == "kr-pipa-report")
+        .unwrap();
     assert_eq!(
         review.reason,
         "KR subjects 812 < 1,000 threshold, but 300 subjects have no known country"
     );
     let a = Run::new(scope(&[("KR", 812), ("unknown", 100)], &["name"])).at(&r, aware());
-    assert_eq!(reason(&a, "kr-pipa-report"), "KR subjects 812 < 1,000 threshold");
+    assert_eq!(
+        reason(&a, "kr-pipa-report"),
+        "KR subjects 812 < 1,000 threshold"
+    );
 }
 
 #[test]
@@ -148,15 +175,29 @@ fn gdpr_72_hours_and_art34_only_with_high_risk() {
     let o = ob(&a, "eu-gdpr-art33");
     assert_eq!(format_time(o.due_ms), "2026-07-04T09:00:00Z");
     assert_eq!(o.subjects, 10);
-    assert!(o.how.starts_with("without undue delay and, where feasible"), "{}", o.how);
-    assert_eq!(reason(&a, "eu-gdpr-art34"), "requires fact `gdpr_high_risk`, not recorded");
-    let a = Run::new(scope(&[("DE", 10)], &["email"])).fact("gdpr_high_risk").at(&r, aware());
+    assert!(
+        o.how.starts_with("without undue delay and, where feasible"),
+        "{}",
+        o.how
+    );
+    assert_eq!(
+        reason(&a, "eu-gdpr-art34"),
+        "requires fact `gdpr_high_risk`, not recorded"
+    );
+    let a = Run::new(scope(&[("DE", 10)], &["email"]))
+        .fact("gdpr_high_risk")
+        .at(&r, aware());
     let o = ob(&a, "eu-gdpr-art34");
     assert!(!o.legal_maximum);
     assert_eq!(format_time(o.due_ms), "2026-07-04T09:00:00Z");
     assert!(o.how.contains("no legal maximum"));
-    let a = Run::new(scope(&[("DE", 10)], &["email"])).fact("gdpr_unlikely_risk").at(&r, aware());
-    assert_eq!(reason(&a, "eu-gdpr-art33"), "excluded by recorded fact `gdpr_unlikely_risk`");
+    let a = Run::new(scope(&[("DE", 10)], &["email"]))
+        .fact("gdpr_unlikely_risk")
+        .at(&r, aware());
+    assert_eq!(
+        reason(&a, "eu-gdpr-art33"),
+        "excluded by recorded fact `gdpr_unlikely_risk`"
+    );
     let a = Run::new(scope(&[("KR", 10)], &["email"])).at(&r, aware());
     assert!(reason(&a, "eu-gdpr-art33").starts_with("no subjects in AT, BE"));
 }
@@ -177,13 +218,32 @@ fn appi_preliminary_and_final_30_or_60_days_in_japan_time() {
     // Aware 2026-07-01 18:00 JST: 30 days → end of 2026-07-31 JST.
     let fin = ob(&a, "jp-appi-final");
     assert_eq!(format_time(fin.due_ms), "2026-07-31T14:59:59.999Z");
-    assert!(fin.how.contains("end of 2026-07-31 (UTC+09:00)"), "{}", fin.how);
-    assert_eq!(reason(&a, "jp-appi-final-wrongful"), "requires fact `wrongful_purpose`, not recorded");
+    assert!(
+        fin.how.contains("end of 2026-07-31 (UTC+09:00)"),
+        "{}",
+        fin.how
+    );
+    assert_eq!(
+        reason(&a, "jp-appi-final-wrongful"),
+        "requires fact `wrongful_purpose`, not recorded"
+    );
     // Wrongful purpose: 60 days, even for 3 subjects; the 30-day rule steps aside.
-    let a = Run::new(scope(&[("JP", 3)], &["name"])).fact("wrongful_purpose").at(&r, aware());
-    assert_eq!(due(&a, "jp-appi-final-wrongful"), "2026-08-30T14:59:59.999Z");
-    assert_eq!(reason(&a, "jp-appi-final"), "excluded by recorded fact `wrongful_purpose`");
-    assert!(ob(&a, "jp-appi-preliminary").trigger.starts_with("fact `wrongful_purpose`"));
+    let a = Run::new(scope(&[("JP", 3)], &["name"]))
+        .fact("wrongful_purpose")
+        .at(&r, aware());
+    assert_eq!(
+        due(&a, "jp-appi-final-wrongful"),
+        "2026-08-30T14:59:59.999Z"
+    );
+    assert_eq!(
+        reason(&a, "jp-appi-final"),
+        "excluded by recorded fact `wrongful_purpose`"
+    );
+    assert!(
+        ob(&a, "jp-appi-preliminary")
+            .trigger
+            .starts_with("fact `wrongful_purpose`")
+    );
 }
 
 #[test]
@@ -220,7 +280,8 @@ fn sec_four_business_days_across_a_weekend_and_a_holiday() {
     let o = ob(&a, "us-sec-8k");
     assert_eq!(format_time(o.due_ms), "2026-07-09T03:59:59.999Z");
     assert!(
-        o.how.contains("4 business days after materiality determination 2026-07-01T14:00:00Z"),
+        o.how
+            .contains("4 business days after materiality determination 2026-07-01T14:00:00Z"),
         "{}",
         o.how
     );
@@ -250,7 +311,10 @@ fn california_30_days_and_the_attorney_general_above_500() {
     let a = Run::new(california(500)).at(&r, aware());
     // Aware 2026-07-01 02:00 PDT: end of 2026-07-31 PDT.
     assert_eq!(due(&a, "us-ca-residents"), "2026-08-01T06:59:59.999Z");
-    assert_eq!(reason(&a, "us-ca-ag"), "US-CA subjects 500 ≤ 500 (more than 500 required)");
+    assert_eq!(
+        reason(&a, "us-ca-ag"),
+        "US-CA subjects 500 ≤ 500 (more than 500 required)"
+    );
     let a = Run::new(california(501)).at(&r, aware());
     let ag = ob(&a, "us-ca-ag");
     // Consumers not notified yet: 15 days after their due day (2026-07-31).
@@ -263,7 +327,10 @@ fn california_30_days_and_the_attorney_general_above_500() {
     assert_eq!(due(&a, "us-ca-ag"), "2026-07-26T06:59:59.999Z");
     assert!(matches!(
         ob(&a, "us-ca-residents").status,
-        Status::Met { late_by_ms: None, .. }
+        Status::Met {
+            late_by_ms: None,
+            ..
+        }
     ));
     // Names and addresses alone are not §1798.82 personal information.
     let mut s = california(900);
@@ -303,14 +370,24 @@ fn contract_24_hours_from_the_file_and_from_the_caller() {
     let a = run.at(&r, aware());
     let logico = ob(&a, "contract-logico-notice");
     assert_eq!(format_time(logico.due_ms), "2026-07-02T09:00:00Z");
-    assert_eq!(logico.obligor.as_deref(), Some("LogiCo (delivery supplier)"));
+    assert_eq!(
+        logico.obligor.as_deref(),
+        Some("LogiCo (delivery supplier)")
+    );
     let acme = ob(&a, "contract:acme-bank");
     assert_eq!(format_time(acme.due_ms), "2026-07-02T09:00:00Z");
     assert_eq!(acme.jurisdiction, "contract");
     assert_eq!(acme.how, "24 h after awareness 2026-07-01T09:00:00Z");
     // Sorted by due time, then id: the two 24 h duties first.
     let order: Vec<&str> = a.obligations.iter().map(|o| o.rule_id.as_str()).collect();
-    assert_eq!(order, ["contract-logico-notice", "contract:acme-bank", "kr-pipa-subjects"]);
+    assert_eq!(
+        order,
+        [
+            "contract-logico-notice",
+            "contract:acme-bank",
+            "kr-pipa-subjects"
+        ]
+    );
 }
 
 #[test]
@@ -325,23 +402,40 @@ fn statuses_under_an_injected_clock() {
     assert_eq!(ob(&a, "kr-pipa-report").status, Status::DueIn { in_ms: 0 });
     let a = base.at(&r, aware() + 75 * H + 30 * 60_000);
     let o = ob(&a, "kr-pipa-report");
-    assert_eq!(o.status, Status::Overdue { by_ms: 3 * H + 30 * 60_000 });
+    assert_eq!(
+        o.status,
+        Status::Overdue {
+            by_ms: 3 * H + 30 * 60_000
+        }
+    );
     assert_eq!(o.status.to_string(), "overdue by 3 h 30 min");
     let a = Run::new(scope(&[("KR", 5000)], &["name"]))
         .sent("kr-pipa-report", aware() + 70 * H)
         .at(&r, aware() + 100 * H);
     let o = ob(&a, "kr-pipa-report");
-    assert_eq!(o.status, Status::Met { sent_at_ms: aware() + 70 * H, late_by_ms: None });
+    assert_eq!(
+        o.status,
+        Status::Met {
+            sent_at_ms: aware() + 70 * H,
+            late_by_ms: None
+        }
+    );
     assert_eq!(o.status.to_string(), "met 2026-07-04T07:00:00Z (on time)");
     // Unsent duties of the same incident stay overdue.
-    assert!(matches!(ob(&a, "kr-pipa-subjects").status, Status::Overdue { .. }));
+    assert!(matches!(
+        ob(&a, "kr-pipa-subjects").status,
+        Status::Overdue { .. }
+    ));
     let a = Run::new(scope(&[("KR", 5000)], &["name"]))
         .sent("kr-pipa-report", aware() + 80 * H)
         .sent("kr-pipa-report", aware() + 90 * H)
         .at(&r, aware() + 100 * H);
     assert_eq!(
         ob(&a, "kr-pipa-report").status,
-        Status::Met { sent_at_ms: aware() + 80 * H, late_by_ms: Some(8 * H) }
+        Status::Met {
+            sent_at_ms: aware() + 80 * H,
+            late_by_ms: Some(8 * H)
+        }
     );
 }
 
@@ -351,15 +445,26 @@ fn taiwan_subjects_have_a_target_not_a_legal_maximum() {
     let o = ob(&a, "tw-pdpa-subjects");
     assert!(!o.legal_maximum);
     assert_eq!(format_time(o.due_ms), "2026-07-04T09:00:00Z");
-    assert!(o.how.starts_with("after investigation, by appropriate means: no legal maximum"));
+    assert!(
+        o.how
+            .starts_with("after investigation, by appropriate means: no legal maximum")
+    );
 }
 
 #[test]
 fn every_rule_lands_in_exactly_one_list_and_json_is_stable() {
     let r = rules();
-    let a = Run::new(scope(&[("KR", 33_000_000), ("JP", 2_000), ("TW", 800), ("unknown", 5)], &["name", "address"]))
-        .fact("wrongful_purpose")
-        .at(&r, aware());
+    let a = Run::new(scope(
+        &[
+            ("KR", 33_000_000),
+            ("JP", 2_000),
+            ("TW", 800),
+            ("unknown", 5),
+        ],
+        &["name", "address"],
+    ))
+    .fact("wrongful_purpose")
+    .at(&r, aware());
     assert_eq!(
         a.obligations.len() + a.not_triggered.len() + a.needs_review.len(),
         r.rules.len()
@@ -368,7 +473,19 @@ fn every_rule_lands_in_exactly_one_list_and_json_is_stable() {
     let first = &json["obligations"][0];
     assert_eq!(first["rule_id"], "jp-appi-preliminary");
     assert_eq!(first["status"]["state"], "due_in");
-    for key in ["party", "jurisdiction", "audience", "subjects", "trigger", "clock_start_ms", "due_ms", "legal_maximum", "how", "report_fields", "source"] {
+    for key in [
+        "party",
+        "jurisdiction",
+        "audience",
+        "subjects",
+        "trigger",
+        "clock_start_ms",
+        "due_ms",
+        "legal_maximum",
+        "how",
+        "report_fields",
+        "source",
+    ] {
         assert!(first.get(key).is_some(), "missing {key}");
     }
 }

@@ -1,4 +1,9 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 //! The rules file: the shipped file parses and says what docs/incidents.md
 //! says; errors name the field path; hostile input never panics.
 
@@ -37,13 +42,28 @@ fn shipped_rules_parse_and_cover_every_regime() {
     let ca_ag = rules.get("us-ca-ag").unwrap();
     assert_eq!(ca_ag.trigger.more_than_subjects, Some(500));
     assert_eq!(ca_ag.after_rule.as_deref(), Some("us-ca-residents"));
-    assert_eq!(rules.get("jp-appi-final").unwrap().deadline.calendar_days, Some(30));
     assert_eq!(
-        rules.get("jp-appi-final-wrongful").unwrap().deadline.calendar_days,
+        rules.get("jp-appi-final").unwrap().deadline.calendar_days,
+        Some(30)
+    );
+    assert_eq!(
+        rules
+            .get("jp-appi-final-wrongful")
+            .unwrap()
+            .deadline
+            .calendar_days,
         Some(60)
     );
     // EU 27 + EEA 3.
-    assert_eq!(rules.get("eu-gdpr-art33").unwrap().trigger.subjects_in.len(), 30);
+    assert_eq!(
+        rules
+            .get("eu-gdpr-art33")
+            .unwrap()
+            .trigger
+            .subjects_in
+            .len(),
+        30
+    );
     // 2026 and 2027 US federal holidays: 11 + 12 (New Year 2028 observed on 2027-12-31).
     assert_eq!(rules.calendars["us-federal"].holidays.len(), 23);
     // Every rule cites its source.
@@ -99,11 +119,26 @@ fn error_of(text: &str) -> String {
 fn type_errors_name_the_field_path() {
     assert!(parse_rules(FOUR).is_ok());
     let e = error_of(&with_last("hours = 72", "hours = \"72\""));
-    assert!(e.starts_with("rules[3].deadline.hours: invalid type"), "{e}");
-    let e = error_of(&with_last("audience = \"subjects\"", "audience = \"press\""));
-    assert!(e.starts_with("rules[3].audience: unknown variant `press`"), "{e}");
-    let e = error_of(&with_last("source = \"s\"", "source = \"s\"\nsourse = \"t\""));
-    assert!(e.starts_with("rules[3].sourse: unknown field `sourse`"), "{e}");
+    assert!(
+        e.starts_with("rules[3].deadline.hours: invalid type"),
+        "{e}"
+    );
+    let e = error_of(&with_last(
+        "audience = \"subjects\"",
+        "audience = \"press\"",
+    ));
+    assert!(
+        e.starts_with("rules[3].audience: unknown variant `press`"),
+        "{e}"
+    );
+    let e = error_of(&with_last(
+        "source = \"s\"",
+        "source = \"s\"\nsourse = \"t\"",
+    ));
+    assert!(
+        e.starts_with("rules[3].sourse: unknown field `sourse`"),
+        "{e}"
+    );
     let e = error_of(&with_last("hours = 72", "hours = -1"));
     assert!(e.starts_with("rules[3].deadline.hours:"), "{e}");
     let e = error_of("version = 1\n[[rules]\n");
@@ -113,12 +148,32 @@ fn type_errors_name_the_field_path() {
 #[test]
 fn meaning_errors_name_the_field_path() {
     for (from, to, path) in [
-        ("subjects_in = [\"KR\"] }\ndeadline = { hours = 72 }\nsource = \"s\"\n", "subjects_in = [\"KR\", \"Korea\"] }\ndeadline = { hours = 72 }\nsource = \"s\"\n", "rules[3].trigger.subjects_in[1]"),
-        ("hours = 72", "hours = 72, calendar_days = 3", "rules[3].deadline"),
+        (
+            "subjects_in = [\"KR\"] }\ndeadline = { hours = 72 }\nsource = \"s\"\n",
+            "subjects_in = [\"KR\", \"Korea\"] }\ndeadline = { hours = 72 }\nsource = \"s\"\n",
+            "rules[3].trigger.subjects_in[1]",
+        ),
+        (
+            "hours = 72",
+            "hours = 72, calendar_days = 3",
+            "rules[3].deadline",
+        ),
         ("hours = 72", "hours = 0", "rules[3].deadline.hours"),
-        ("hours = 72", "prompt = \"promptly\"", "rules[3].deadline.target_hours"),
-        ("hours = 72", "hours = 72, target_hours = 96", "rules[3].deadline.target_hours"),
-        ("hours = 72", "hours = 72, calendar = \"nowhere\"", "rules[3].deadline.calendar"),
+        (
+            "hours = 72",
+            "prompt = \"promptly\"",
+            "rules[3].deadline.target_hours",
+        ),
+        (
+            "hours = 72",
+            "hours = 72, target_hours = 96",
+            "rules[3].deadline.target_hours",
+        ),
+        (
+            "hours = 72",
+            "hours = 72, calendar = \"nowhere\"",
+            "rules[3].deadline.calendar",
+        ),
         ("id = \"d\"", "id = \"c\"", "rules[3].id"),
         ("id = \"d\"", "id = \"D d\"", "rules[3].id"),
     ] {
@@ -130,7 +185,10 @@ fn meaning_errors_name_the_field_path() {
         "trigger = { subjects_in = [\"KR\"] }",
         "trigger = { subjects_in = [\"KR\"], categories = [\"name\", \"shoe_size\"] }",
     ));
-    assert!(e.starts_with("rules[3].trigger.categories[1]: unknown data category"), "{e}");
+    assert!(
+        e.starts_with("rules[3].trigger.categories[1]: unknown data category"),
+        "{e}"
+    );
     let e = error_of(&with_last(
         "trigger = { subjects_in = [\"KR\"] }",
         "trigger = { subjects_in = [\"KR\"], min_subjects = 10, more_than_subjects = 9 }",
@@ -177,7 +235,11 @@ fn fuzz_rules_survives_hostile_inputs() {
             )
             .into_bytes(),
         with_last("hours = 72", "prompt = \"p\", target_hours = 87840").into_bytes(),
-        FOUR.replace("subjects_in = [\"KR\"]", "subjects_in = [\"*\"], min_subjects = 18446744073709551615").into_bytes(),
+        FOUR.replace(
+            "subjects_in = [\"KR\"]",
+            "subjects_in = [\"*\"], min_subjects = 18446744073709551615",
+        )
+        .into_bytes(),
         SHIPPED_RULES.as_bytes().to_vec(),
     ];
     // Every prefix of the shipped file at a stride, and byte flips.
