@@ -395,7 +395,12 @@ fn evaluate(rule: &Rule, scope: &ScopeSummary, facts: &BTreeSet<String>) -> Eval
         };
     }
     let why = if n == 0 {
-        format!("no subjects in {}", t.subjects_in.join(", "))
+        let place = if t.subjects_in.len() > 3 {
+            rule.jurisdiction.clone()
+        } else {
+            t.subjects_in.join(", ")
+        };
+        format!("no subjects in {place}")
     } else {
         threshold_text(t, label, n)
     };

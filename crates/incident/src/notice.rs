@@ -77,12 +77,17 @@ fn plain(category: &str) -> &str {
 
 fn window_text(scope: &ScopeSummary) -> String {
     match (scope.first_access_ms, scope.last_access_ms) {
-        (Some(f), Some(l)) => format!(
+        (Some(f), Some(l)) if scope.window.to_ms > scope.window.from_ms => format!(
             "First access {}; last access {} (event-time window queried: {} to {}, end excluded).",
             format_time(f),
             format_time(l),
             format_time(scope.window.from_ms),
             format_time(scope.window.to_ms)
+        ),
+        (Some(f), Some(l)) => format!(
+            "First access {}; last access {}.",
+            format_time(f),
+            format_time(l)
         ),
         _ => todo("first and last access; the scope has no accesses"),
     }

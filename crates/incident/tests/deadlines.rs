@@ -199,7 +199,8 @@ fn gdpr_72_hours_and_art34_only_with_high_risk() {
         "excluded by recorded fact `gdpr_unlikely_risk`"
     );
     let a = Run::new(scope(&[("KR", 10)], &["email"])).at(&r, aware());
-    assert!(reason(&a, "eu-gdpr-art33").starts_with("no subjects in AT, BE"));
+    assert_eq!(reason(&a, "eu-gdpr-art33"), "no subjects in EU/EEA");
+    assert_eq!(reason(&a, "tw-pdpa-subjects"), "no subjects in TW");
 }
 
 #[test]

@@ -345,7 +345,7 @@ fn notices_fill_what_the_scope_knows_and_mark_the_rest() {
         "## Categories of personal data\n\n- address: 33,700,000 subjects\n- name: 33,700,000 subjects\n- phone: 33,700,000 subjects\n- entrance_code: 2,100,000 subjects\n",
         "## Number of data subjects\n\n33,700,000 distinct data subjects (exact count from the forensic index at log size 4200000). Of these, 33,690,000 in KR.",
         "## Data subjects by country\n\n- KR: 33,690,000\n- JP: 6,000\n- TW: 3,990\n- unknown: 10\n",
-        "First access 2025-04-14T03:12:00Z; last access 2025-11-08T21:40:00Z",
+        "First access 2025-04-14T03:12:00Z; last access 2025-11-08T21:40:00Z (event-time window queried: 2025-01-01T00:00:00Z to 2025-11-09T00:00:00Z, end excluded).",
         "The counted accesses are those by signing key (kid) `auth-2019`; source country `CN`.",
         "Aware since 2026-07-01T09:00:00Z (soc-1). Detected by alert(s) al-7, al-9.",
         "Incident status: open.",
