@@ -31,7 +31,8 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::post;
+use axum::extract::Path;
+use axum::routing::{get, post};
 use forensics::scope::{ScopeQuery, parse_time};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -52,6 +53,8 @@ const SAVE_EVERY: Duration = Duration::from_secs(60);
 /// The forensic index of the data directory and the incident store.
 pub(crate) struct CaseState {
     pub(crate) local: Arc<Mutex<forensics::Local>>,
+    /// The disclosure rules in force.
+    pub(crate) rules: incident::Rules,
     pub(crate) store: Arc<store::SqliteCaseStore>,
     /// Serialises incident and hold changes.
     pub(crate) lock: tokio::sync::Mutex<()>,
@@ -69,6 +72,7 @@ impl CaseState {
         }
         Ok(CaseState {
             local: Arc::new(Mutex::new(local)),
+            rules: load_rules(None)?,
             store: Arc::new(store::SqliteCaseStore::new(db)?),
             lock: tokio::sync::Mutex::new(()),
         })
@@ -85,7 +89,28 @@ fn lock_local(m: &Mutex<forensics::Local>) -> std::sync::MutexGuard<'_, forensic
 
 /// The routes.
 pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/v1/scope", post(scope))
+    Router::new()
+        .route("/v1/scope", post(scope))
+        .route("/v1/incidents", get(list_incidents).post(open_incident))
+        .route("/v1/incidents/{id}", get(one_incident))
+        .route("/v1/incidents/{id}/notices", get(notices))
+        .route("/v1/incidents/{id}/{action}", post(change_incident))
+        .route("/v1/holds", get(list_holds).post(place_hold))
+        .route("/v1/holds/{id}/lift", post(lift_hold))
+        .route("/v1/retention/prune", post(prune))
+}
+
+/// The route label of an incident, hold or retention path.
+pub(crate) fn route_of(path: &str) -> &'static str {
+    match path {
+        "/v1/incidents" => "/v1/incidents",
+        "/v1/holds" => "/v1/holds",
+        "/v1/retention/prune" => "/v1/retention/prune",
+        p if p.starts_with("/v1/holds/") => "/v1/holds/{id}/lift",
+        p if p.ends_with("/notices") => "/v1/incidents/{id}/notices",
+        p if p.matches('/').count() >= 4 => "/v1/incidents/{id}/{action}",
+        _ => "/v1/incidents/{id}",
+    }
 }
 
 /// Brings the index to `size` (at most `limit` entries) and returns how many
@@ -306,4 +331,809 @@ async fn scope(
     }
     .await;
     read_whole(r)
+}
+
+// ---------------------------------------------------------------- incidents
+
+/// Log name of incident, hold and retention entries.
+const CASE_LOG_NAME: &str = "custos.incident";
+
+/// Who may open and move incidents: admin and analyst (auditors read).
+use crate::alerts::TriagePolicy;
+use crate::tokens::AdminPolicy;
+
+fn store_failed(e: &store::CaseStoreError) -> ApiError {
+    tracing::error!(error = %e, "case store failed");
+    ApiError::unavailable("the incident store is unavailable; retry later")
+}
+
+fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}".as_slice()
+    } else {
+        bytes
+    };
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de)
+        .map_err(|e| ApiError::bad_request(format!("{}: {}", e.path(), e.inner())))
+}
+
+fn time_field(field: &'static str, s: Option<&str>, default: i64) -> Result<i64, ApiError> {
+    match s {
+        None => Ok(default),
+        Some(s) => parse_time(field, s).map_err(|e| ApiError::bad_request(e.to_string())),
+    }
+}
+
+fn new_id(prefix: &str) -> String {
+    let mut b = [0u8; 6];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut b);
+    format!("{prefix}-{}", crate::grants::hex_lower(&b))
+}
+
+/// The disclosure rules in force: the file named by the configuration
+/// (`disclosure_rules`), else the shipped `rules/disclosure/jurisdictions.toml`.
+pub(crate) fn load_rules(
+    path: Option<&std::path::Path>,
+) -> Result<incident::Rules, crate::run::ServerError> {
+    let text = match path {
+        Some(p) => std::fs::read_to_string(p).map_err(|e| {
+            crate::run::ServerError::Forensics(format!("disclosure rules {}: {e}", p.display()))
+        })?,
+        None => incident::SHIPPED_RULES.to_owned(),
+    };
+    incident::parse_rules(&text)
+        .map_err(|e| crate::run::ServerError::Forensics(format!("disclosure rules: {e}")))
+}
+
+/// The summary of a scope answer, as the deadline rules read it.
+pub(crate) fn summary_of(a: &forensics::ScopeAnswer) -> incident::ScopeSummary {
+    let list = |v: &Option<String>| -> Vec<String> {
+        v.as_deref()
+            .map(|s| s.split(',').map(|x| x.trim().to_owned()).filter(|x| !x.is_empty()).collect())
+            .unwrap_or_default()
+    };
+    incident::ScopeSummary {
+        subjects: a.subjects,
+        by_category: a.by_category.clone(),
+        by_country: a.by_country.clone(),
+        by_region: std::collections::BTreeMap::new(),
+        events: a.events,
+        first_access_ms: a.first_access.as_deref().and_then(events::parse_rfc3339),
+        last_access_ms: a.last_access.as_deref().and_then(events::parse_rfc3339),
+        selectors: incident::Selectors {
+            principal: list(&a.query.principal),
+            kid: list(&a.query.kid),
+            src_country: list(&a.query.src_country),
+            src_net: list(&a.query.src_net),
+            dataset: list(&a.query.dataset),
+        },
+        window: incident::TimeWindow {
+            from_ms: a.query.from_ms,
+            to_ms: a.query.to_ms,
+        },
+    }
+}
+
+fn query_of(s: &incident::ScopeSummary, issuer: Option<String>) -> ScopeQuery {
+    let join = |v: &[String]| (!v.is_empty()).then(|| v.join(","));
+    ScopeQuery {
+        principal: join(&s.selectors.principal),
+        kid: join(&s.selectors.kid),
+        issuer,
+        src_country: join(&s.selectors.src_country),
+        src_net: join(&s.selectors.src_net),
+        dataset: s.selectors.dataset.first().cloned(),
+        from_ms: s.window.from_ms,
+        to_ms: s.window.to_ms,
+    }
+}
+
+fn load_incident(state: &AppState, id: &str) -> Result<incident::Incident, ApiError> {
+    let doc = cases(state)
+        .store
+        .incident(id)
+        .map_err(|e| store_failed(&e))?
+        .ok_or_else(ApiError::not_found)?;
+    incident::Incident::from_json(doc.body.as_bytes()).map_err(|e| {
+        tracing::error!(error = %e, incident = id, "stored incident unreadable");
+        ApiError::internal()
+    })
+}
+
+/// Records the timeline items `seqs` of `inc` in the ledger (one entry
+/// each), fills their ledger indices, then stores the incident.
+async fn commit_incident(
+    state: &AppState,
+    inc: &mut incident::Incident,
+    seqs: &[u64],
+    operation: &'static str,
+    actor: &crate::record::Actor,
+) -> Result<(), ApiError> {
+    let t = now_ms(state);
+    let mut entries = Vec::new();
+    for seq in seqs {
+        let Some(item) = inc.timeline.iter().find(|i| i.seq == *seq) else {
+            continue;
+        };
+        let e = ControlEntry::new(CASE_LOG_NAME, operation, Activity::Update, actor.clone(), t)
+            .resource("incident", inc.id.clone())
+            .with("seq", *seq)
+            .with("kind", serde_json::to_value(item.kind).unwrap_or(Value::Null))
+            .with("text", item.text.clone())
+            .with("status", inc.status.as_str());
+        let mut e = e;
+        e.uid = format!("{}#{seq}", inc.id);
+        entries.push(e.encode());
+    }
+    if !entries.is_empty() {
+        let first = append_durable(state, &entries)
+            .await
+            .map_err(|_| ApiError::unavailable("the ledger is unavailable; retry later"))?;
+        state.metrics().control_logged(entries.len() as u64);
+        for (i, seq) in seqs.iter().enumerate() {
+            let _ = inc.set_ledger_index(*seq, first + i as u64);
+        }
+    }
+    let store = Arc::clone(&cases(state).store);
+    let (id, status, opened, body) = (
+        inc.id.clone(),
+        inc.status.as_str(),
+        inc.opened_at_ms,
+        inc.to_json(),
+    );
+    tokio::task::spawn_blocking(move || store.put_incident(&id, status, opened, t, &body))
+        .await
+        .map_err(|_| ApiError::internal())?
+        .map_err(|e| store_failed(&e))
+}
+
+/// An incident with its obligations now.
+fn incident_json(state: &AppState, inc: &incident::Incident) -> Value {
+    let now = now_ms(state);
+    let rules = &cases(state).rules;
+    let mut v = serde_json::from_str::<Value>(&inc.to_json()).unwrap_or(Value::Null);
+    if let (Some(o), Some(scope)) = (v.as_object_mut(), &inc.scope) {
+        let _ = scope;
+        let a = incident::assess(rules, &inc.case(&[]), now);
+        o.insert("deadlines".into(), serde_json::to_value(&a).unwrap_or(Value::Null));
+    }
+    v
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OpenBody {
+    title: String,
+    #[serde(default)]
+    severity: Option<incident::Severity>,
+    #[serde(default)]
+    alert_ids: Vec<String>,
+    #[serde(default)]
+    note: Option<String>,
+    /// When the organisation became aware (default: the earliest alert's
+    /// opening, else now).
+    #[serde(default)]
+    aware_at: Option<String>,
+    #[serde(default)]
+    scope: Option<ScopeBodyLite>,
+}
+
+/// The selectors and window of an incident's scope.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScopeBodyLite {
+    principal: Option<String>,
+    kid: Option<String>,
+    issuer: Option<String>,
+    src_country: Option<String>,
+    src_net: Option<String>,
+    dataset: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+impl ScopeBodyLite {
+    fn query(self, now: i64) -> Result<ScopeQuery, ApiError> {
+        Ok(ScopeQuery {
+            principal: self.principal,
+            kid: self.kid,
+            issuer: self.issuer,
+            src_country: self.src_country,
+            src_net: self.src_net,
+            dataset: self.dataset,
+            from_ms: time_field("scope.from", self.from.as_deref(), 0)?,
+            to_ms: time_field("scope.to", self.to.as_deref(), now + 1)?,
+        })
+    }
+}
+
+/// The scope selectors an alert's entity implies.
+fn scope_of_alert(a: &detect::Alert) -> ScopeBodyLite {
+    let id = Some(a.finding.entity.id.clone());
+    let mut s = ScopeBodyLite::default();
+    match a.finding.entity.kind {
+        detect::EntityKind::Principal => s.principal = id,
+        detect::EntityKind::Kid => s.kid = id,
+        detect::EntityKind::Issuer => s.issuer = id,
+        detect::EntityKind::Network => s.src_net = id,
+        detect::EntityKind::Country => s.src_country = id,
+        detect::EntityKind::Dataset => s.dataset = id,
+    }
+    s
+}
+
+/// `POST /v1/incidents`.
+async fn open_incident(
+    State(state): State<AppState>,
+    auth: Result<Authorized<TriagePolicy>, ApiError>,
+    bytes: Bytes,
+) -> Response {
+    let r: Result<Response, ApiError> = async move {
+        let cred = auth?.0;
+        let actor = actor_of(&state, &cred);
+        let b: OpenBody = body(&bytes)?;
+        let now = now_ms(&state);
+        let mut alerts = Vec::new();
+        for id in &b.alert_ids {
+            let st = Arc::clone(&state.inner().alerts.store);
+            let id2 = id.clone();
+            let a = tokio::task::spawn_blocking(move || {
+                detect::AlertStore::alert(st.as_ref(), &id2)
+            })
+            .await
+            .map_err(|_| ApiError::internal())?
+            .map_err(|_| ApiError::unavailable("the alert store is unavailable; retry later"))?
+            .ok_or_else(|| ApiError::bad_request(format!("alert_ids: no alert {id}")))?;
+            alerts.push(a);
+        }
+        let earliest = alerts.iter().map(|a| a.opened_ms).min();
+        let aware = time_field("aware_at", b.aware_at.as_deref(), earliest.unwrap_or(now))?;
+        let severity = b.severity.unwrap_or_else(|| {
+            match alerts.iter().map(|a| a.finding.severity).max() {
+                Some(detect::Severity::Critical) => incident::Severity::Critical,
+                Some(detect::Severity::High) => incident::Severity::High,
+                Some(detect::Severity::Medium) => incident::Severity::Medium,
+                _ => incident::Severity::Low,
+            }
+        });
+        let source = if b.alert_ids.is_empty() {
+            incident::Source::Manual {
+                note: b.note.clone().unwrap_or_else(|| "opened by hand".into()),
+            }
+        } else {
+            incident::Source::Alerts {
+                alert_ids: b.alert_ids.clone(),
+            }
+        };
+        let who = actor.name.clone().unwrap_or_else(|| actor.uid.clone());
+        let mut inc = incident::Incident::open(
+            incident::NewIncident {
+                id: new_id("inc"),
+                title: b.title.clone(),
+                severity,
+                source,
+                opened_by: who.clone(),
+                awareness_at_ms: aware,
+                awareness_by: who.clone(),
+            },
+            now,
+        )
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let mut seqs: Vec<u64> = inc.timeline.iter().map(|i| i.seq).collect();
+        let scope = b.scope.or_else(|| alerts.first().map(scope_of_alert));
+        if let Some(sc) = scope {
+            let q = sc.query(now)?;
+            let (answer, _) = compute_scope(&state, q, false, 0).await?;
+            let seq = inc
+                .record_scope(
+                    incident::ScopeSnapshot {
+                        checkpoint_size: answer.checkpoint.size,
+                        summary: summary_of(&answer),
+                        taken_at_ms: now,
+                        taken_by: who.clone(),
+                    },
+                    now,
+                )
+                .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            seqs.push(seq);
+        }
+        let _guard = cases(&state).lock.lock().await;
+        commit_incident(&state, &mut inc, &seqs, "custos.incident.open", &actor).await?;
+        Ok(json_response(StatusCode::CREATED, incident_json(&state, &inc)))
+    }
+    .await;
+    read_whole(r)
+}
+
+/// `GET /v1/incidents`.
+async fn list_incidents(
+    State(state): State<AppState>,
+    auth: Result<Authorized<ReadPolicy>, ApiError>,
+) -> Result<Response, ApiError> {
+    auth?;
+    let store = Arc::clone(&cases(&state).store);
+    let docs = tokio::task::spawn_blocking(move || store.incidents())
+        .await
+        .map_err(|_| ApiError::internal())?
+        .map_err(|e| store_failed(&e))?;
+    let items: Vec<Value> = docs
+        .iter()
+        .filter_map(|d| incident::Incident::from_json(d.body.as_bytes()).ok())
+        .map(|i| incident_json(&state, &i))
+        .collect();
+    Ok(json_response(StatusCode::OK, json!({ "incidents": items })))
+}
+
+/// `GET /v1/incidents/{id}`.
+async fn one_incident(
+    State(state): State<AppState>,
+    auth: Result<Authorized<ReadPolicy>, ApiError>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    auth?;
+    let inc = load_incident(&state, &id)?;
+    Ok(json_response(StatusCode::OK, incident_json(&state, &inc)))
+}
+
+/// `GET /v1/incidents/{id}/notices`: draft notices for every obligation.
+async fn notices(
+    State(state): State<AppState>,
+    auth: Result<Authorized<ReadPolicy>, ApiError>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    auth?;
+    let inc = load_incident(&state, &id)?;
+    let a = incident::assess(&cases(&state).rules, &inc.case(&[]), now_ms(&state));
+    let notices = incident::draft_notices(&inc, &a);
+    Ok(json_response(
+        StatusCode::OK,
+        json!({ "incident": inc.id, "notices": notices }),
+    ))
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangeBody {
+    /// `status`: the new status.
+    to: Option<incident::IncidentStatus>,
+    /// `awareness`, `materiality`, `notifications`: when.
+    at: Option<String>,
+    /// `awareness`, `materiality` corrections: why.
+    reason: Option<String>,
+    /// `notifications`: the obligation's rule id and the party.
+    rule_id: Option<String>,
+    party: Option<String>,
+    reference: Option<String>,
+    /// `facts`: a fact the rules read (`gdpr_high_risk`, `wrongful_purpose`, …).
+    fact: Option<String>,
+    /// `notes`: text.
+    text: Option<String>,
+    /// `scope`: new selectors and window (default: the last scope's).
+    #[serde(flatten)]
+    scope: Option<ScopeBodyLiteFlat>,
+}
+
+/// The scope members of [`ChangeBody`] (flattened).
+#[derive(Default, Deserialize)]
+struct ScopeBodyLiteFlat {
+    principal: Option<String>,
+    kid: Option<String>,
+    issuer: Option<String>,
+    src_country: Option<String>,
+    src_net: Option<String>,
+    dataset: Option<String>,
+    from: Option<String>,
+    #[serde(rename = "until")]
+    to: Option<String>,
+}
+
+fn need<T>(v: Option<T>, field: &str) -> Result<T, ApiError> {
+    v.ok_or_else(|| ApiError::bad_request(format!("{field}: required")))
+}
+
+/// `POST /v1/incidents/{id}/{action}`: `status`, `awareness`,
+/// `materiality`, `notifications`, `facts`, `notes`, `scope`.
+async fn change_incident(
+    State(state): State<AppState>,
+    auth: Result<Authorized<TriagePolicy>, ApiError>,
+    Path((id, action)): Path<(String, String)>,
+    bytes: Bytes,
+) -> Response {
+    let r: Result<Response, ApiError> = async move {
+        let cred = auth?.0;
+        let actor = actor_of(&state, &cred);
+        let who = actor.name.clone().unwrap_or_else(|| actor.uid.clone());
+        let admin = cred.role() == crate::credentials::Role::Admin;
+        let b: ChangeBody = body(&bytes)?;
+        let now = now_ms(&state);
+        let _guard = cases(&state).lock.lock().await;
+        let mut inc = load_incident(&state, &id)?;
+        let bad = |e: incident::IncidentError| ApiError::bad_request(e.to_string());
+        let (seq, op) = match action.as_str() {
+            "status" => (
+                inc.transition(need(b.to, "to")?, &who, now).map_err(bad)?,
+                "custos.incident.status",
+            ),
+            "awareness" | "materiality" if !admin => {
+                return Err(ApiError::forbidden(
+                    "correcting awareness or materiality needs role admin",
+                ));
+            }
+            "awareness" => {
+                let at = time_field("at", Some(&need(b.at, "at")?), now)?;
+                (
+                    inc.correct_awareness(at, &need(b.reason, "reason")?, &who, now)
+                        .map_err(bad)?,
+                    "custos.incident.awareness",
+                )
+            }
+            "materiality" => {
+                let at = time_field("at", b.at.as_deref(), now)?;
+                let seq = match (&inc.materiality, b.reason) {
+                    (Some(_), Some(reason)) => {
+                        inc.correct_materiality(at, &reason, &who, now).map_err(bad)?
+                    }
+                    _ => inc.determine_materiality(at, &who, now).map_err(bad)?,
+                };
+                (seq, "custos.incident.materiality")
+            }
+            "notifications" => {
+                let sent = time_field("at", b.at.as_deref(), now)?;
+                (
+                    inc.record_notification(
+                        incident::Notification {
+                            rule_id: need(b.rule_id, "rule_id")?,
+                            party: need(b.party, "party")?,
+                            sent_at_ms: sent,
+                            sent_by: who.clone(),
+                            reference: b.reference,
+                        },
+                        now,
+                    )
+                    .map_err(bad)?,
+                    "custos.incident.notification",
+                )
+            }
+            "facts" => match inc
+                .record_fact(&need(b.fact, "fact")?, &who, now)
+                .map_err(bad)?
+            {
+                Some(seq) => (seq, "custos.incident.fact"),
+                None => return Ok(json_response(StatusCode::OK, incident_json(&state, &inc))),
+            },
+            "notes" => (
+                inc.note(&need(b.text, "text")?, &who, now).map_err(bad)?,
+                "custos.incident.note",
+            ),
+            "scope" => {
+                let f = b.scope.unwrap_or_default();
+                let mut q = match &inc.scope {
+                    Some(s) => query_of(&s.summary, None),
+                    None => ScopeQuery {
+                        from_ms: 0,
+                        to_ms: now + 1,
+                        ..ScopeQuery::default()
+                    },
+                };
+                if f.principal.is_some()
+                    || f.kid.is_some()
+                    || f.issuer.is_some()
+                    || f.src_country.is_some()
+                    || f.src_net.is_some()
+                    || f.dataset.is_some()
+                {
+                    q = ScopeQuery {
+                        principal: f.principal,
+                        kid: f.kid,
+                        issuer: f.issuer,
+                        src_country: f.src_country,
+                        src_net: f.src_net,
+                        dataset: f.dataset,
+                        ..q
+                    };
+                }
+                q.from_ms = time_field("from", f.from.as_deref(), q.from_ms)?;
+                q.to_ms = time_field("until", f.to.as_deref(), now + 1)?;
+                let (answer, _) = compute_scope(&state, q, false, 0).await?;
+                (
+                    inc.record_scope(
+                        incident::ScopeSnapshot {
+                            checkpoint_size: answer.checkpoint.size,
+                            summary: summary_of(&answer),
+                            taken_at_ms: now,
+                            taken_by: who.clone(),
+                        },
+                        now,
+                    )
+                    .map_err(bad)?,
+                    "custos.incident.scope",
+                )
+            }
+            _ => return Err(ApiError::not_found()),
+        };
+        commit_incident(&state, &mut inc, &[seq], op, &actor).await?;
+        Ok(json_response(StatusCode::OK, incident_json(&state, &inc)))
+    }
+    .await;
+    read_whole(r)
+}
+
+// -------------------------------------------------------------------- holds
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HoldBody {
+    reason: String,
+    #[serde(default)]
+    case_ref: Option<String>,
+    #[serde(default)]
+    from: Option<String>,
+    #[serde(default)]
+    to: Option<String>,
+    #[serde(default)]
+    datasets: Vec<String>,
+}
+
+fn holds_now(state: &AppState) -> Result<Vec<incident::Hold>, ApiError> {
+    let docs = cases(state).store.holds().map_err(|e| store_failed(&e))?;
+    docs.iter()
+        .map(|d| {
+            serde_json::from_str::<incident::Hold>(&d.body).map_err(|e| {
+                tracing::error!(error = %e, hold = %d.id, "stored hold unreadable");
+                ApiError::internal()
+            })
+        })
+        .collect()
+}
+
+fn hold_json(h: &incident::Hold, now: i64) -> Value {
+    let mut v = serde_json::to_value(h).unwrap_or(Value::Null);
+    if let Some(o) = v.as_object_mut() {
+        o.insert("active".into(), Value::Bool(h.is_active(now)));
+    }
+    v
+}
+
+async fn record_case_entry(state: &AppState, e: ControlEntry) -> Result<u64, ApiError> {
+    let i = append_durable(state, &[e.encode()])
+        .await
+        .map_err(|_| ApiError::unavailable("the ledger is unavailable; retry later"))?;
+    state.metrics().control_logged(1);
+    Ok(i)
+}
+
+/// `GET /v1/holds`.
+async fn list_holds(
+    State(state): State<AppState>,
+    auth: Result<Authorized<ReadPolicy>, ApiError>,
+) -> Result<Response, ApiError> {
+    auth?;
+    let now = now_ms(&state);
+    let holds = holds_now(&state)?;
+    let items: Vec<Value> = holds.iter().map(|h| hold_json(h, now)).collect();
+    Ok(json_response(StatusCode::OK, json!({ "holds": items })))
+}
+
+/// `POST /v1/holds`: place a preservation order (admin).
+async fn place_hold(
+    State(state): State<AppState>,
+    auth: Result<Authorized<AdminPolicy>, ApiError>,
+    bytes: Bytes,
+) -> Response {
+    let r: Result<Response, ApiError> = async move {
+        let cred = auth?.0;
+        let actor = actor_of(&state, &cred);
+        let b: HoldBody = body(&bytes)?;
+        let now = now_ms(&state);
+        let hold = incident::Hold {
+            id: new_id("hold"),
+            reason: b.reason,
+            case_ref: b.case_ref,
+            placed_by: actor.name.clone().unwrap_or_else(|| actor.uid.clone()),
+            placed_at_ms: now,
+            from_ms: time_field("from", b.from.as_deref(), 0)?,
+            to_ms: b
+                .to
+                .as_deref()
+                .map(|t| time_field("to", Some(t), 0))
+                .transpose()?,
+            datasets: b.datasets,
+            lifted: None,
+        };
+        hold.validate()
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let _guard = cases(&state).lock.lock().await;
+        let entry = ControlEntry::new(
+            CASE_LOG_NAME,
+            "custos.hold.place",
+            Activity::Create,
+            actor,
+            now,
+        )
+        .resource("legal_hold", hold.id.clone())
+        .with("hold", serde_json::to_value(&hold).unwrap_or(Value::Null));
+        record_case_entry(&state, entry).await?;
+        let body = serde_json::to_string(&hold).map_err(|_| ApiError::internal())?;
+        cases(&state)
+            .store
+            .place_hold(&hold.id, now, &body)
+            .map_err(|e| store_failed(&e))?;
+        Ok(json_response(StatusCode::CREATED, hold_json(&hold, now)))
+    }
+    .await;
+    read_whole(r)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LiftBody {
+    reason: String,
+}
+
+/// `POST /v1/holds/{id}/lift` (admin).
+async fn lift_hold(
+    State(state): State<AppState>,
+    auth: Result<Authorized<AdminPolicy>, ApiError>,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Response {
+    let r: Result<Response, ApiError> = async move {
+        let cred = auth?.0;
+        let actor = actor_of(&state, &cred);
+        let b: LiftBody = body(&bytes)?;
+        let now = now_ms(&state);
+        let _guard = cases(&state).lock.lock().await;
+        let mut hold = holds_now(&state)?
+            .into_iter()
+            .find(|h| h.id == id)
+            .ok_or_else(ApiError::not_found)?;
+        let who = actor.name.clone().unwrap_or_else(|| actor.uid.clone());
+        hold.lift(&who, &b.reason, now)
+            .map_err(|e| ApiError::conflict("hold_lifted", e.to_string()))?;
+        let entry = ControlEntry::new(
+            CASE_LOG_NAME,
+            "custos.hold.lift",
+            Activity::Update,
+            actor,
+            now,
+        )
+        .resource("legal_hold", hold.id.clone())
+        .with("reason", b.reason.clone());
+        record_case_entry(&state, entry).await?;
+        let body = serde_json::to_string(&hold).map_err(|_| ApiError::internal())?;
+        cases(&state)
+            .store
+            .lift_hold(&hold.id, &body)
+            .map_err(|e| store_failed(&e))?;
+        Ok(json_response(StatusCode::OK, hold_json(&hold, now)))
+    }
+    .await;
+    read_whole(r)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PruneBody {
+    target: incident::PruneKind,
+    before: String,
+    #[serde(default)]
+    dataset: Option<String>,
+}
+
+/// `POST /v1/retention/prune`: prune derived data older than `before`.
+/// Only the forensic index is prunable; a hold over the range refuses it,
+/// and the ledger never is. A refusal is recorded and raises a critical
+/// alert on the principal who asked.
+async fn prune(
+    State(state): State<AppState>,
+    auth: Result<Authorized<AdminPolicy>, ApiError>,
+    bytes: Bytes,
+) -> Response {
+    let r: Result<Response, ApiError> = async move {
+        let cred = auth?.0;
+        let actor = actor_of(&state, &cred);
+        let b: PruneBody = body(&bytes)?;
+        let now = now_ms(&state);
+        let before = time_field("before", Some(&b.before), now)?;
+        let req = incident::PruneRequest {
+            kind: b.target,
+            from_ms: 0,
+            to_ms: before,
+            dataset: b.dataset.clone(),
+        };
+        let holds = holds_now(&state)?;
+        let verdict = incident::check_prune(&holds, now, &req).and_then(|()| {
+            if b.target == incident::PruneKind::ForensicIndex {
+                Ok(())
+            } else {
+                // Alerts, detector state and evidence are kept: nothing
+                // deletes them.
+                Err(incident::HoldViolation::LedgerNeverPrunable)
+            }
+        });
+        let entry = ControlEntry::new(
+            CASE_LOG_NAME,
+            "custos.retention.prune",
+            Activity::Delete,
+            actor.clone(),
+            now,
+        )
+        .resource("retention", serde_json::to_value(b.target).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default())
+        .with("request", serde_json::to_value(&req).unwrap_or(Value::Null));
+        match verdict {
+            Err(v) => {
+                let why = if b.target == incident::PruneKind::ForensicIndex
+                    || b.target == incident::PruneKind::LedgerEntries
+                {
+                    v.to_string()
+                } else {
+                    "alerts, detector state and evidence are never pruned".to_owned()
+                };
+                let index =
+                    record_case_entry(&state, entry.with("refused", why.clone()).failed()).await?;
+                raise_violation(&state, &actor, &why, index, now).await;
+                Err(ApiError::conflict("held", format!("refused: {why}")))
+            }
+            Ok(()) => {
+                let local = Arc::clone(&cases(&state).local);
+                let day = u32::try_from(forensics::day_of(before).max(0)).unwrap_or(0);
+                let dropped = tokio::task::spawn_blocking(move || {
+                    let mut l = lock_local(&local);
+                    let n = l.index.prune_before(day);
+                    l.save().map(|_| n)
+                })
+                .await
+                .map_err(|_| ApiError::internal())?
+                .map_err(|e| ApiError::unavailable(&e.to_string()))?;
+                record_case_entry(&state, entry.with("day_cells_dropped", dropped as u64)).await?;
+                Ok(json_response(
+                    StatusCode::OK,
+                    json!({ "target": b.target, "before": events::format_rfc3339(before), "day_cells_dropped": dropped }),
+                ))
+            }
+        }
+    }
+    .await;
+    read_whole(r)
+}
+
+/// A critical alert: someone tried to destroy held or ledger data.
+async fn raise_violation(
+    state: &AppState,
+    actor: &crate::record::Actor,
+    why: &str,
+    index: u64,
+    now: i64,
+) {
+    let mut details = serde_json::Map::new();
+    details.insert("refused".into(), Value::from(why));
+    let finding = detect::Finding {
+        uid: format!("retention.hold_violation:principal:{}:{index}", actor.uid),
+        detector: "retention.hold_violation".into(),
+        title: format!("Attempt to prune data under a legal hold or the ledger, by {}", actor.name.clone().unwrap_or_else(|| actor.uid.clone())),
+        severity: detect::Severity::Critical,
+        entity: detect::Entity {
+            kind: detect::EntityKind::Principal,
+            id: actor.uid.clone(),
+        },
+        window_s: 0,
+        first_seen_ms: now,
+        last_seen_ms: now,
+        time_ms: now,
+        raised_at_index: index,
+        analytic_type: 1,
+        evidence: detect::Evidence {
+            indices: vec![index],
+            events: 1,
+            subjects: 0,
+            estimated: false,
+            baselines: Vec::new(),
+            details,
+        },
+    };
+    match crate::alerts::raise(state, vec![finding]).await {
+        Ok(n) => state.metrics().alerts_raised(n),
+        Err(e) => tracing::error!(error = %e, "hold violation alert not raised"),
+    }
 }
