@@ -63,7 +63,11 @@ fn key_of(subject: u64) -> [u8; 16] {
 }
 
 /// Runs the benchmark.
-pub fn run(a: &ScopeBenchArgs) -> anyhow::Result<()> {
+pub fn run(a: &ScopeBenchArgs) -> anyhow::Result<std::process::ExitCode> {
+    bench(a).map(|()| std::process::ExitCode::SUCCESS)
+}
+
+fn bench(a: &ScopeBenchArgs) -> anyhow::Result<()> {
     if a.rows == 0 || a.rows % 40 != 0 {
         bail!("--rows must be a positive multiple of 40");
     }
@@ -92,7 +96,9 @@ pub fn run(a: &ScopeBenchArgs) -> anyhow::Result<()> {
                 principal: "attacker",
                 kid: Some("k-2024-07"),
                 issuer: Some("https://login.example"),
-                net: att_nets.get(((att / 1000) % 50) as usize).map(String::as_str),
+                net: att_nets
+                    .get(((att / 1000) % 50) as usize)
+                    .map(String::as_str),
                 country: att_countries.get(c as usize).copied(),
                 dataset: "customers",
                 categories: 0b1_1101, // name, phone, address, entrance_code

@@ -113,10 +113,7 @@ pub struct RegistryArgs {
 
 /// Opens the index of `dir` and brings it to the latest checkpoint, with
 /// progress on stderr when there is much to read.
-pub fn open_current(
-    dir: &Path,
-    quiet: bool,
-) -> anyhow::Result<(Local, tlog::VerifiedCheckpoint)> {
+pub fn open_current(dir: &Path, quiet: bool) -> anyhow::Result<(Local, tlog::VerifiedCheckpoint)> {
     let checkpoint = latest_checkpoint(dir)
         .with_context(|| format!("{} holds no readable ledger", dir.display()))?;
     let mut local = Local::open(dir)?;
@@ -140,7 +137,11 @@ pub fn open_current(
 }
 
 /// `custos scope`.
-pub fn run(a: &ScopeArgs) -> anyhow::Result<()> {
+pub fn run(a: &ScopeArgs) -> anyhow::Result<std::process::ExitCode> {
+    scope(a).map(|()| std::process::ExitCode::SUCCESS)
+}
+
+fn scope(a: &ScopeArgs) -> anyhow::Result<()> {
     let q = ScopeQuery {
         principal: a.principal.clone(),
         kid: a.kid.clone(),
@@ -165,7 +166,10 @@ pub fn run(a: &ScopeArgs) -> anyhow::Result<()> {
     if a.json {
         let mut v = serde_json::to_value(&result.answer)?;
         if let Some(o) = v.as_object_mut() {
-            o.insert("elapsed_ms".into(), took.as_secs_f64().mul_add(1e3, 0.0).into());
+            o.insert(
+                "elapsed_ms".into(),
+                took.as_secs_f64().mul_add(1e3, 0.0).into(),
+            );
             if !proved.is_empty() {
                 o.insert("proved_entries".into(), proved.clone().into());
             }
@@ -212,7 +216,11 @@ pub fn human(a: &forensics::ScopeAnswer, took: std::time::Duration) -> String {
         who.join(" ")
     };
     let _ = writeln!(s, "Scope of {who}, {} → {}", a.from, a.to);
-    let _ = writeln!(s, "  subjects:       {} (exact, distinct)", group(a.subjects));
+    let _ = writeln!(
+        s,
+        "  subjects:       {} (exact, distinct)",
+        group(a.subjects)
+    );
     let _ = writeln!(
         s,
         "  access events:  {} ({} subject-accesses)",
@@ -279,7 +287,11 @@ pub fn group(n: u64) -> String {
     out
 }
 
-fn write_subjects(local: &Local, subjects: &roaring::RoaringBitmap, path: &Path) -> anyhow::Result<()> {
+fn write_subjects(
+    local: &Local,
+    subjects: &roaring::RoaringBitmap,
+    path: &Path,
+) -> anyhow::Result<()> {
     let mut w = std::io::BufWriter::new(
         std::fs::File::create(path).with_context(|| format!("create {}", path.display()))?,
     );
@@ -321,7 +333,11 @@ fn write_proofs(
 }
 
 /// `custos forensics …`.
-pub fn run_forensics(cmd: &ForensicsCmd) -> anyhow::Result<()> {
+pub fn run_forensics(cmd: &ForensicsCmd) -> anyhow::Result<std::process::ExitCode> {
+    forensics_cmd(cmd).map(|()| std::process::ExitCode::SUCCESS)
+}
+
+fn forensics_cmd(cmd: &ForensicsCmd) -> anyhow::Result<()> {
     match cmd {
         ForensicsCmd::Update(a) => {
             let t = Instant::now();
@@ -401,8 +417,7 @@ pub fn run_forensics(cmd: &ForensicsCmd) -> anyhow::Result<()> {
 
 /// Pseudonymises a `subject,country` CSV into `DIR/forensics/registry.csv`.
 pub fn import_registry(data: &Path, file: &Path, append: bool) -> anyhow::Result<()> {
-    let text =
-        std::fs::read_to_string(file).with_context(|| format!("read {}", file.display()))?;
+    let text = std::fs::read_to_string(file).with_context(|| format!("read {}", file.display()))?;
     let rows = forensics::registry::parse(&text).with_context(|| format!("{}", file.display()))?;
     let key_path = events::subject_key_path(data);
     let key = events::SubjectKey::load(&key_path).with_context(|| {

@@ -405,7 +405,10 @@ impl Index {
         cell.bits |= &run;
         let (dim, e, v, day) = *key;
         for (level, size) in (1u8..).zip(BLOCK_DAYS) {
-            *self.blocks.entry((dim, e, v, level, day / size)).or_default() |= &run;
+            *self
+                .blocks
+                .entry((dim, e, v, level, day / size))
+                .or_default() |= &run;
         }
         pending.clear();
         if let Some((_, cell)) = self.cells.get_mut(id as usize) {
@@ -482,7 +485,8 @@ impl Index {
         level: u8,
         block: u32,
     ) -> Option<&RoaringBitmap> {
-        self.blocks.get(&(dim.code(), entity, variant, level, block))
+        self.blocks
+            .get(&(dim.code(), entity, variant, level, block))
     }
 
     /// The bitmap of one day cell.
@@ -527,7 +531,11 @@ impl Index {
     /// avoids blocks that start before the retained range.
     pub fn prune_before(&mut self, before: u32) -> usize {
         self.flush();
-        let n = self.cells.iter().filter(|((_, _, _, d), _)| *d < before).count();
+        let n = self
+            .cells
+            .iter()
+            .filter(|((_, _, _, d), _)| *d < before)
+            .count();
         if n == 0 {
             return 0;
         }

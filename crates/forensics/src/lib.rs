@@ -28,8 +28,8 @@ pub mod scope;
 pub mod snapshot;
 
 pub use dict::SubjectDict;
-pub use local::{Local, LocalError, checkpoint_ref, latest_checkpoint};
 pub use index::{Dim, Index, IndexStats};
+pub use local::{Local, LocalError, checkpoint_ref, latest_checkpoint};
 pub use scope::{EntrySource, LedgerSource, ScopeAnswer, ScopeError, ScopeQuery};
 pub use snapshot::SnapshotError;
 

@@ -75,7 +75,11 @@ pub fn parse(text: &str) -> Result<Vec<Row<'_>>, RegistryError> {
 pub fn pseudonymise(rows: &[Row<'_>], key: &events::SubjectKey) -> String {
     let mut out = String::with_capacity(rows.len() * 26);
     for (subject, country) in rows {
-        let _ = writeln!(out, "{},{country}", key.pseudonymise(subject).to_base64url());
+        let _ = writeln!(
+            out,
+            "{},{country}",
+            key.pseudonymise(subject).to_base64url()
+        );
     }
     out
 }

@@ -289,10 +289,9 @@ fn read_all(r: &mut impl Read, body: u64) -> io::Result<Index> {
     if n > MAX_META.min(body) {
         return Err(bad("metadata too long"));
     }
-    let mut meta = vec![0u8; usize::try_from(n).map_err(bad)?];
+    let mut meta = vec![0u8; usize::try_from(n).map_err(|_| bad("metadata too long"))?];
     r.read_exact(&mut meta)?;
-    let meta: Meta =
-        serde_json::from_slice(&meta).map_err(|e| bad(format!("metadata: {e}")))?;
+    let meta: Meta = serde_json::from_slice(&meta).map_err(|e| bad(format!("metadata: {e}")))?;
     let mut index = Index::new();
     index.next_index = meta.next_index;
     index.pruned_before = meta.pruned_before;
@@ -365,6 +364,8 @@ fn read_all(r: &mut impl Read, body: u64) -> io::Result<Index> {
 /// Loads a snapshot from bytes and never panics (fuzz entry point).
 pub fn fuzz_snapshot(data: &[u8]) {
     let body = data.len().saturating_sub(32) as u64;
-    let mut r = data.get(..data.len().saturating_sub(32)).unwrap_or_default();
+    let mut r = data
+        .get(..data.len().saturating_sub(32))
+        .unwrap_or_default();
     let _ = read_all(&mut r, body);
 }

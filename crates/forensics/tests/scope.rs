@@ -67,9 +67,13 @@ fn generate(seed: u64, n: usize) -> (Vec<Ev>, Vec<Vec<u8>>) {
         let t = T0 + (i as i64) * (40 * DAY_MS / n as i64) + r.below(3_600_000) as i64;
         let (dataset, cats) = DATASETS[r.below(3) as usize];
         let k = r.below(6);
-        let nsub = 1 + r.below(if r.below(10) == 0 { 400 } else { 5 });
+        let big = r.below(10) == 0;
+        let nsub = 1 + r.below(if big { 400 } else { 5 });
         let subjects: Vec<String> = (0..nsub)
-            .map(|_| format!("cust-{}", r.below(3000)))
+            .map(|_| r.below(3000))
+            .collect::<BTreeSet<u64>>()
+            .into_iter()
+            .map(|c| format!("cust-{c}"))
             .collect();
         let ev = Ev {
             t,
@@ -89,7 +93,7 @@ fn generate(seed: u64, n: usize) -> (Vec<Ev>, Vec<Vec<u8>>) {
             "source": {"ip": ev.ip, "country": ev.country},
             "service": "cs-tool", "operation": "GetCustomer", "dataset": dataset,
             "categories": cats, "subjects": ev.subjects, "purpose": "ticket",
-            "decision": if ev.allowed { "allowed" } else { "denied" },
+            "decision": if ev.allowed { "allow" } else { "deny" },
         });
         let now = UNIX_EPOCH + Duration::from_millis(t as u64);
         let e = events::parse_event(&serde_json::to_vec(&body).unwrap(), now, &limits)
@@ -123,7 +127,9 @@ fn brute(evs: &[Ev], q: &ScopeQuery) -> (usize, BTreeMap<String, usize>, u64, u6
             && any(&q.kid, &e.kid)
             && any(&q.src_country, &e.country)
             && q.dataset.as_deref().is_none_or(|p| p == e.dataset)
-            && q.src_net.as_ref().is_none_or(|n| n.split(',').any(|n| in_net(&e.ip, n)));
+            && q.src_net
+                .as_ref()
+                .is_none_or(|n| n.split(',').any(|n| in_net(&e.ip, n)));
         if !ok {
             continue;
         }
@@ -157,13 +163,19 @@ fn check(index: &mut Index, evs: &[Ev], entries: &Vec<Vec<u8>>, q: &ScopeQuery) 
     let (n, cats, events, accesses) = brute(evs, q);
     let a = &got.answer;
     assert_eq!(a.subjects as usize, n, "subjects for {q:?} ({})", a.method);
-    let got_cats: BTreeMap<String, usize> =
-        a.by_category.iter().map(|(k, v)| (k.clone(), *v as usize)).collect();
+    let got_cats: BTreeMap<String, usize> = a
+        .by_category
+        .iter()
+        .map(|(k, v)| (k.clone(), *v as usize))
+        .collect();
     assert_eq!(got_cats, cats, "categories for {q:?}");
     assert_eq!(a.events, events, "events for {q:?} ({})", a.method);
     assert_eq!(a.subject_accesses, accesses, "accesses for {q:?}");
     let proved = matching_entries(index, entries, q, usize::MAX).unwrap();
-    assert!(proved.len() as u64 >= events, "every counted event has an entry");
+    assert!(
+        proved.len() as u64 >= events,
+        "every counted event has an entry"
+    );
     a.method.clone()
 }
 
@@ -199,8 +211,13 @@ fn random_queries_match_brute_force_on_every_path() {
             3 => q.src_country = Some(["KR", "CN", "US", "JP"][r.below(4) as usize].into()),
             4 => {
                 q.src_net = Some(
-                    ["10.0.1.0/24", "10.1.0.0/16", "10.0.0.0/8", "10.0.2.0/25", "10.1.2.7"]
-                        [r.below(5) as usize]
+                    [
+                        "10.0.1.0/24",
+                        "10.1.0.0/16",
+                        "10.0.0.0/8",
+                        "10.0.2.0/25",
+                        "10.1.2.7",
+                    ][r.below(5) as usize]
                         .into(),
                 )
             }

@@ -28,10 +28,10 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::Path;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::extract::Path;
 use axum::routing::{get, post};
 use forensics::scope::{ScopeQuery, parse_time};
 use serde::Deserialize;
@@ -144,7 +144,11 @@ pub(crate) async fn index_loop(state: AppState, mut stop: watch::Receiver<bool>)
         let l = Arc::clone(&local);
         let save = unsaved && (stopping || last_save.elapsed() >= SAVE_EVERY);
         let r = tokio::task::spawn_blocking(move || -> Result<(u64, bool), String> {
-            let n = if stopping { 0 } else { advance(&l, size, CHUNK)? };
+            let n = if stopping {
+                0
+            } else {
+                advance(&l, size, CHUNK)?
+            };
             let mut saved = false;
             if save || (n == 0 && stopping) {
                 let mut g = lock_local(&l);
@@ -390,7 +394,12 @@ pub(crate) fn load_rules(
 pub(crate) fn summary_of(a: &forensics::ScopeAnswer) -> incident::ScopeSummary {
     let list = |v: &Option<String>| -> Vec<String> {
         v.as_deref()
-            .map(|s| s.split(',').map(|x| x.trim().to_owned()).filter(|x| !x.is_empty()).collect())
+            .map(|s| {
+                s.split(',')
+                    .map(|x| x.trim().to_owned())
+                    .filter(|x| !x.is_empty())
+                    .collect()
+            })
             .unwrap_or_default()
     };
     incident::ScopeSummary {
@@ -459,7 +468,10 @@ async fn commit_incident(
         let e = ControlEntry::new(CASE_LOG_NAME, operation, Activity::Update, actor.clone(), t)
             .resource("incident", inc.id.clone())
             .with("seq", *seq)
-            .with("kind", serde_json::to_value(item.kind).unwrap_or(Value::Null))
+            .with(
+                "kind",
+                serde_json::to_value(item.kind).unwrap_or(Value::Null),
+            )
             .with("text", item.text.clone())
             .with("status", inc.status.as_str());
         let mut e = e;
@@ -496,7 +508,10 @@ fn incident_json(state: &AppState, inc: &incident::Incident) -> Value {
     if let (Some(o), Some(scope)) = (v.as_object_mut(), &inc.scope) {
         let _ = scope;
         let a = incident::assess(rules, &inc.case(&[]), now);
-        o.insert("deadlines".into(), serde_json::to_value(&a).unwrap_or(Value::Null));
+        o.insert(
+            "deadlines".into(),
+            serde_json::to_value(&a).unwrap_or(Value::Null),
+        );
     }
     v
 }
@@ -578,25 +593,26 @@ async fn open_incident(
         for id in &b.alert_ids {
             let st = Arc::clone(&state.inner().alerts.store);
             let id2 = id.clone();
-            let a = tokio::task::spawn_blocking(move || {
-                detect::AlertStore::alert(st.as_ref(), &id2)
-            })
-            .await
-            .map_err(|_| ApiError::internal())?
-            .map_err(|_| ApiError::unavailable("the alert store is unavailable; retry later"))?
-            .ok_or_else(|| ApiError::bad_request(format!("alert_ids: no alert {id}")))?;
+            let a =
+                tokio::task::spawn_blocking(move || detect::AlertStore::alert(st.as_ref(), &id2))
+                    .await
+                    .map_err(|_| ApiError::internal())?
+                    .map_err(|_| {
+                        ApiError::unavailable("the alert store is unavailable; retry later")
+                    })?
+                    .ok_or_else(|| ApiError::bad_request(format!("alert_ids: no alert {id}")))?;
             alerts.push(a);
         }
         let earliest = alerts.iter().map(|a| a.opened_ms).min();
         let aware = time_field("aware_at", b.aware_at.as_deref(), earliest.unwrap_or(now))?;
-        let severity = b.severity.unwrap_or_else(|| {
-            match alerts.iter().map(|a| a.finding.severity).max() {
-                Some(detect::Severity::Critical) => incident::Severity::Critical,
-                Some(detect::Severity::High) => incident::Severity::High,
-                Some(detect::Severity::Medium) => incident::Severity::Medium,
-                _ => incident::Severity::Low,
-            }
-        });
+        let severity =
+            b.severity
+                .unwrap_or_else(|| match alerts.iter().map(|a| a.finding.severity).max() {
+                    Some(detect::Severity::Critical) => incident::Severity::Critical,
+                    Some(detect::Severity::High) => incident::Severity::High,
+                    Some(detect::Severity::Medium) => incident::Severity::Medium,
+                    _ => incident::Severity::Low,
+                });
         let source = if b.alert_ids.is_empty() {
             incident::Source::Manual {
                 note: b.note.clone().unwrap_or_else(|| "opened by hand".into()),
@@ -640,7 +656,10 @@ async fn open_incident(
         }
         let _guard = cases(&state).lock.lock().await;
         commit_incident(&state, &mut inc, &seqs, "custos.incident.open", &actor).await?;
-        Ok(json_response(StatusCode::CREATED, incident_json(&state, &inc)))
+        Ok(json_response(
+            StatusCode::CREATED,
+            incident_json(&state, &inc),
+        ))
     }
     .await;
     read_whole(r)
@@ -771,9 +790,9 @@ async fn change_incident(
             "materiality" => {
                 let at = time_field("at", b.at.as_deref(), now)?;
                 let seq = match (&inc.materiality, b.reason) {
-                    (Some(_), Some(reason)) => {
-                        inc.correct_materiality(at, &reason, &who, now).map_err(bad)?
-                    }
+                    (Some(_), Some(reason)) => inc
+                        .correct_materiality(at, &reason, &who, now)
+                        .map_err(bad)?,
                     _ => inc.determine_materiality(at, &who, now).map_err(bad)?,
                 };
                 (seq, "custos.incident.materiality")
@@ -1111,7 +1130,10 @@ async fn raise_violation(
     let finding = detect::Finding {
         uid: format!("retention.hold_violation:principal:{}:{index}", actor.uid),
         detector: "retention.hold_violation".into(),
-        title: format!("Attempt to prune data under a legal hold or the ledger, by {}", actor.name.clone().unwrap_or_else(|| actor.uid.clone())),
+        title: format!(
+            "Attempt to prune data under a legal hold or the ledger, by {}",
+            actor.name.clone().unwrap_or_else(|| actor.uid.clone())
+        ),
         severity: detect::Severity::Critical,
         entity: detect::Entity {
             kind: detect::EntityKind::Principal,

@@ -47,6 +47,7 @@
 mod alerts;
 mod app;
 mod auth;
+mod cases;
 pub mod config;
 mod credentials;
 mod detect_task;
