@@ -58,6 +58,7 @@ pub fn run(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
         BenchCmd::Ingest(args) => crate::bench_ingest::run(args),
         BenchCmd::Detect(args) => crate::bench_detect::run(&args),
         BenchCmd::Scope(args) => crate::bench_scope::run(&args),
+        BenchCmd::Evidence(args) => crate::bench_evidence::run(&args),
         BenchCmd::Token(args) => crate::bench_token::run(args),
         BenchCmd::Events { events, json } => {
             crate::bench_events::run(events, json)?;

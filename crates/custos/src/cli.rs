@@ -65,6 +65,18 @@ pub enum Command {
     /// The forensic index behind `scope`: update, rebuild, status, subject registry.
     #[command(subcommand)]
     Forensics(crate::scope_cmd::ForensicsCmd),
+    /// Incidents: scope, disclosure deadlines per jurisdiction and party, notices.
+    #[command(subcommand)]
+    Incident(crate::case_cmd::IncidentCmd),
+    /// Legal holds (preservation orders): place, list, lift.
+    #[command(subcommand)]
+    Hold(crate::case_cmd::HoldCmd),
+    /// Retention of derived data (never the ledger; refused over a legal hold).
+    #[command(subcommand)]
+    Retention(crate::case_cmd::RetentionCmd),
+    /// Signed evidence bundles: export an incident's, verify one offline.
+    #[command(subcommand)]
+    Evidence(crate::case_cmd::EvidenceCmd),
 }
 
 #[derive(Debug, Subcommand)]
@@ -179,6 +191,9 @@ pub enum BenchCmd {
     /// subject-accesses, scope query time (bench/scope_duckdb.py adds the DuckDB
     /// baseline over the same rows as Parquet).
     Scope(crate::bench_scope::ScopeBenchArgs),
+    /// Evidence bundles: size, export and verification time for N proved accesses
+    /// (vs reading and SHA-256 hashing the same bundle in the same run).
+    Evidence(crate::case_cmd::EvidenceBenchArgs),
     /// Detector throughput replaying a ledger (vs plain read+parse replay in the
     /// same run), memory per entity, and one entity's sketch at 34M subjects.
     Detect(crate::bench_detect::DetectBenchArgs),

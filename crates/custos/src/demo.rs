@@ -36,7 +36,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     result
 }
 
-const STEPS: u32 = 8;
+const STEPS: u32 = 10;
 
 thread_local! {
     static STEP_START: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
@@ -259,13 +259,26 @@ fn demo(dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
         "Alerts raised live by the server's detectors, and when each attack was caught",
     );
     crate::demo_alerts::show(&server, dir, &world, final_cp.size())?;
+
+    step(
+        6,
+        "Incident: the attack's exact scope, the disclosure deadlines it triggers, a legal hold",
+    );
+    let opened = crate::demo_cases::open(
+        &server,
+        dir,
+        &world,
+        &world.customer_key().kid,
+        &scan.attack_nets,
+        truth.attack.as_ref().map(|a| a.in_output.distinct_victims),
+    )?;
     let final_cp = {
         let note = std::fs::read(dir.join("log").join("checkpoint"))?;
         tlog::open_checkpoint(&note, ORIGIN, &vkey)?
     };
 
     step(
-        6,
+        7,
         "An auditor fetches the log over HTTP from /log/ and verifies it with only the public key",
     );
     // The auditor's copy lives in memory when the machine has a tmpfs (it
@@ -295,7 +308,7 @@ fn demo(dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     server.stop()?;
     println!("      server stopped gracefully (SIGTERM): nothing acknowledged is lost");
 
-    step(7, "Proving one forged-token access is in the log");
+    step(8, "Proving one forged-token access is in the log");
     let index = scan.first_never_issued.unwrap_or(0);
     let mut reader = LogReader::open(dir)?;
     let entry = reader.entry(index, final_cp.size())?;
@@ -317,7 +330,7 @@ fn demo(dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     );
 
     step(
-        8,
+        9,
         "Tampering with copies of the log; verification must catch each",
     );
     let midway = midway
@@ -348,6 +361,12 @@ fn demo(dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
         cases.len()
     );
     println!("the failure names the first bad file or entry.");
+
+    step(
+        10,
+        "The incident's signed evidence bundle, verified offline with only the public key",
+    );
+    crate::demo_cases::finish(dir, &opened, &vkey)?;
     finish_step();
     if caught != cases.len() {
         bail!(
@@ -408,6 +427,8 @@ struct Scan {
     never_issued: u64,
     never_issued_kids: Vec<String>,
     first_never_issued: Option<u64>,
+    /// Source networks (/24, /48) of the never-issued tokens that were served.
+    attack_nets: std::collections::BTreeSet<String>,
 }
 
 /// The few fields of a ledger entry the demo reads back (borrowed; every
@@ -416,9 +437,16 @@ struct Scan {
 struct EntryView<'a> {
     status_id: Option<u8>,
     #[serde(borrow)]
+    src_endpoint: Option<SrcView<'a>>,
+    #[serde(borrow)]
     actor: Option<ActorView<'a>>,
     #[serde(borrow)]
     unmapped: Option<UnmappedView<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct SrcView<'a> {
+    ip: Option<&'a str>,
 }
 
 #[derive(serde::Deserialize)]
@@ -491,6 +519,14 @@ fn scan_ledger(dir: &Path, size: u64, issued: &HashSet<String>) -> anyhow::Resul
                 if !failed {
                     // The first forged token that was served data.
                     scan.first_never_issued.get_or_insert(index);
+                    if let Some(net) = v
+                        .src_endpoint
+                        .as_ref()
+                        .and_then(|s| s.ip)
+                        .and_then(detect::network_of)
+                    {
+                        scan.attack_nets.insert(net);
+                    }
                 }
                 if let Some(kid) = custos.as_ref().and_then(|c| c.kid) {
                     kids.insert(kid.to_owned());

@@ -7,12 +7,15 @@ mod api_cmd;
 mod bench;
 mod bench_detect;
 mod bench_events;
+mod bench_evidence;
 mod bench_ingest;
 mod bench_scope;
 mod bench_token;
+mod case_cmd;
 mod cli;
 mod demo;
 mod demo_alerts;
+mod demo_cases;
 mod demo_tokens;
 mod eval;
 mod hunt;
@@ -44,6 +47,10 @@ fn main() -> ExitCode {
         cli::Command::Hunt(a) => hunt::run(&a),
         cli::Command::Scope(a) => scope_cmd::run(&a),
         cli::Command::Forensics(cmd) => scope_cmd::run_forensics(&cmd),
+        cli::Command::Incident(cmd) => case_cmd::run_incident(cmd),
+        cli::Command::Hold(cmd) => case_cmd::run_hold(cmd),
+        cli::Command::Retention(cmd) => case_cmd::run_retention(cmd),
+        cli::Command::Evidence(cmd) => case_cmd::run_evidence(cmd),
         cli::Command::Alerts(a) => alerts_cmd::run(a),
         cli::Command::Token(cmd) => api_cmd::run_token(cmd),
         cli::Command::Keys(cmd) => api_cmd::run_keys(cmd),

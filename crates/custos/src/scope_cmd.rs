@@ -417,6 +417,22 @@ fn forensics_cmd(cmd: &ForensicsCmd) -> anyhow::Result<()> {
 
 /// Pseudonymises a `subject,country` CSV into `DIR/forensics/registry.csv`.
 pub fn import_registry(data: &Path, file: &Path, append: bool) -> anyhow::Result<()> {
+    let (n, path) = write_registry(data, file, append)?;
+    println!(
+        "registry: {} subjects with a country ({} in {})",
+        group(n),
+        if append { "added" } else { "now" },
+        path.display()
+    );
+    Ok(())
+}
+
+/// [`import_registry`] without output (replacing the registry).
+pub fn import_registry_quiet(data: &Path, file: &Path) -> anyhow::Result<u64> {
+    write_registry(data, file, false).map(|(n, _)| n)
+}
+
+fn write_registry(data: &Path, file: &Path, append: bool) -> anyhow::Result<(u64, PathBuf)> {
     let text = std::fs::read_to_string(file).with_context(|| format!("read {}", file.display()))?;
     let rows = forensics::registry::parse(&text).with_context(|| format!("{}", file.display()))?;
     let key_path = events::subject_key_path(data);
@@ -440,17 +456,13 @@ pub fn import_registry(data: &Path, file: &Path, append: bool) -> anyhow::Result
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, &all).with_context(|| format!("write {}", tmp.display()))?;
     std::fs::rename(&tmp, &path).with_context(|| format!("write {}", path.display()))?;
-    // Load it once so an invalid result is reported now, not at the next query.
-    if let Err(e) = Local::open(data) {
+    // Parse it once so an invalid result is reported now, not at the next query.
+    let written =
+        std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
+    if let Err(e) = forensics::registry::parse(&written) {
         bail!("the registry written is not readable: {e}");
     }
-    println!(
-        "registry: {} subjects with a country ({} in {})",
-        group(rows.len() as u64),
-        if append { "added" } else { "now" },
-        path.display()
-    );
-    Ok(())
+    Ok((rows.len() as u64, path))
 }
 
 /// 1536 → "1.5 KiB".

@@ -229,6 +229,7 @@ pub(crate) async fn compute_scope(
     q: ScopeQuery,
     export: bool,
     prove: usize,
+    keep_checkpoint: bool,
 ) -> Result<(forensics::ScopeAnswer, Value), ApiError> {
     let ledger = state
         .ledger()
@@ -250,6 +251,17 @@ pub(crate) async fn compute_scope(
             other => ApiError::unavailable(&other.to_string()),
         })?;
         let mut extra = json!({ "elapsed_ms": t.elapsed().as_secs_f64() * 1e3 });
+        if keep_checkpoint {
+            // An incident's scope cites this checkpoint: keep the signed note
+            // verbatim so evidence bundles cite what was seen at the time.
+            let dir = l.dir().join("forensics").join("checkpoints");
+            let path = dir.join(format!("{}.note", checkpoint.size()));
+            if let Err(e) = std::fs::create_dir_all(&dir)
+                .and_then(|()| std::fs::write(&path, checkpoint.note_bytes()))
+            {
+                tracing::warn!(error = %e, path = %path.display(), "checkpoint note not kept");
+            }
+        }
         if export {
             let subjects: Vec<String> = r
                 .subjects
@@ -306,7 +318,7 @@ async fn scope(
                 "export_subjects needs a credential with role admin",
             ));
         }
-        let (answer, extra) = compute_scope(&state, q.clone(), export, prove).await?;
+        let (answer, extra) = compute_scope(&state, q.clone(), export, prove, false).await?;
         if export {
             // A subject list is personal data leaving Custos: on the record.
             let actor = actor_of(&state, &cred);
@@ -640,7 +652,7 @@ async fn open_incident(
         let scope = b.scope.or_else(|| alerts.first().map(scope_of_alert));
         if let Some(sc) = scope {
             let q = sc.query(now)?;
-            let (answer, _) = compute_scope(&state, q, false, 0).await?;
+            let (answer, _) = compute_scope(&state, q, false, 0, true).await?;
             let seq = inc
                 .record_scope(
                     incident::ScopeSnapshot {
@@ -854,7 +866,7 @@ async fn change_incident(
                 }
                 q.from_ms = time_field("from", f.from.as_deref(), q.from_ms)?;
                 q.to_ms = time_field("until", f.to.as_deref(), now + 1)?;
-                let (answer, _) = compute_scope(&state, q, false, 0).await?;
+                let (answer, _) = compute_scope(&state, q, false, 0, true).await?;
                 (
                     inc.record_scope(
                         incident::ScopeSnapshot {
