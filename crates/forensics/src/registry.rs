@@ -104,10 +104,12 @@ pub fn load_into(text: &str, dict: &mut SubjectDict) -> Result<usize, RegistryEr
     Ok(rows.len())
 }
 
-/// Parses an import file and never panics (fuzz entry point).
-pub fn fuzz_registry(data: &[u8]) {
-    if let Ok(text) = std::str::from_utf8(data) {
-        let _ = parse(text);
-        let _ = load_into(text, &mut SubjectDict::new());
-    }
+/// Parses an import file and never panics (fuzz entry point); returns
+/// whether it was accepted as an import file.
+pub fn fuzz_registry(data: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return false;
+    };
+    let _ = load_into(text, &mut SubjectDict::new());
+    parse(text).is_ok()
 }

@@ -361,11 +361,18 @@ fn read_all(r: &mut impl Read, body: u64) -> io::Result<Index> {
     Ok(index)
 }
 
-/// Loads a snapshot from bytes and never panics (fuzz entry point).
-pub fn fuzz_snapshot(data: &[u8]) {
-    let body = data.len().saturating_sub(32) as u64;
-    let mut r = data
-        .get(..data.len().saturating_sub(32))
-        .unwrap_or_default();
-    let _ = read_all(&mut r, body);
+/// Loads a snapshot from bytes and never panics (fuzz entry point);
+/// returns whether it was accepted (checksum included).
+pub fn fuzz_snapshot(data: &[u8]) -> bool {
+    let cut = data.len().saturating_sub(32);
+    let (head, trailer) = (
+        data.get(..cut).unwrap_or_default(),
+        data.get(cut..).unwrap_or_default(),
+    );
+    let mut r = HashReader {
+        inner: head,
+        hash: Sha256::new(),
+    };
+    let loaded = read_all(&mut r, cut as u64).is_ok();
+    loaded && trailer.len() == 32 && r.hash.finalize().as_slice() == trailer
 }

@@ -350,6 +350,13 @@ fn corpus_matches_targets_and_keys() {
     };
     // Targets whose corpus another crate's test replays.
     let elsewhere = [
+        // crates/custos/tests/fuzz_corpus.rs:
+        "forensic_snapshot",
+        "subject_registry",
+        "disclosure_rules",
+        "evidence_bundle",
+        "govern_file",
+        "remediation_finding",
         "event", // crates/events/tests/fuzz_corpus.rs
         "jwt",   // crates/token/tests/fuzz_corpus.rs
         "scim_filter",
