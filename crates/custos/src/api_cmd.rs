@@ -509,3 +509,15 @@ pub fn run_subjects(cmd: SubjectsCmd) -> anyhow::Result<std::process::ExitCode> 
         }
     }
 }
+
+/// The member of `v` at JSON pointer `path` (`/a/b`), or `null`.
+pub(crate) fn at<'a>(v: &'a Value, path: &str) -> &'a Value {
+    v.pointer(path).unwrap_or(&Value::Null)
+}
+
+/// Sets member `key` of the object `v` (nothing if `v` is not an object).
+pub(crate) fn set(v: &mut Value, key: &str, val: impl Into<Value>) {
+    if let Some(o) = v.as_object_mut() {
+        o.insert(key.to_owned(), val.into());
+    }
+}

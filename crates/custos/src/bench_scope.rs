@@ -29,6 +29,7 @@ use forensics::scope::{CheckpointRef, ScopeQuery};
 use forensics::{DAY_MS, Index};
 use serde_json::json;
 
+use crate::api_cmd::at;
 use crate::ui;
 
 /// `custos bench scope` options.
@@ -68,7 +69,7 @@ pub fn run(a: &ScopeBenchArgs) -> anyhow::Result<std::process::ExitCode> {
 }
 
 fn bench(a: &ScopeBenchArgs) -> anyhow::Result<()> {
-    if a.rows == 0 || a.rows % 40 != 0 {
+    if a.rows == 0 || !a.rows.is_multiple_of(40) {
         bail!("--rows must be a positive multiple of 40");
     }
     let staff: Vec<String> = (1..=STAFF).map(|i| format!("emp-{i}")).collect();
@@ -140,10 +141,10 @@ fn bench(a: &ScopeBenchArgs) -> anyhow::Result<()> {
             });
         }
         r += 40;
-        if r % (1 << 22) == 0 {
-            if let Some(b) = &bar {
-                b.set_position(r);
-            }
+        if r.is_multiple_of(1 << 22)
+            && let Some(b) = &bar
+        {
+            b.set_position(r);
         }
     }
     index.flush();
@@ -245,11 +246,11 @@ fn bench(a: &ScopeBenchArgs) -> anyhow::Result<()> {
     for q in &queries {
         println!(
             "  scope {:<20} subjects {:>12}  subject-accesses {:>13}  median {:>8.1} ms ({})",
-            q["name"].as_str().unwrap_or(""),
-            crate::scope_cmd::group(q["subjects"].as_u64().unwrap_or(0)),
-            crate::scope_cmd::group(q["subject_accesses"].as_u64().unwrap_or(0)),
-            q["median_ms"].as_f64().unwrap_or(0.0),
-            q["method"].as_str().unwrap_or("")
+            at(q, "/name").as_str().unwrap_or(""),
+            crate::scope_cmd::group(at(q, "/subjects").as_u64().unwrap_or(0)),
+            crate::scope_cmd::group(at(q, "/subject_accesses").as_u64().unwrap_or(0)),
+            at(q, "/median_ms").as_f64().unwrap_or(0.0),
+            at(q, "/method").as_str().unwrap_or("")
         );
     }
     println!("baseline: bench/scope_duckdb.py runs this and DuckDB over the same rows as Parquet");

@@ -14,6 +14,7 @@ use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
 use crate::api_cmd::{Answer, Api, Conn, segment, show};
+use crate::api_cmd::{at, set};
 use crate::scope_cmd::group;
 use crate::ui;
 
@@ -274,11 +275,11 @@ pub fn run_incident(cmd: IncidentCmd) -> anyhow::Result<ExitCode> {
                 ("note", &a.note),
             ] {
                 if let Some(v) = v {
-                    body[k] = Value::from(v.clone());
+                    set(&mut body, k, Value::from(v.clone()));
                 }
             }
             if a.scope.any() {
-                body["scope"] = a.scope.json("to");
+                set(&mut body, "scope", a.scope.json("to"));
             }
             let v = ok(api.post("/v1/incidents", body.to_string().as_bytes())?)?;
             print_incident(&v, a.json);
@@ -290,24 +291,24 @@ pub fn run_incident(cmd: IncidentCmd) -> anyhow::Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&v)?);
                 return Ok(ExitCode::SUCCESS);
             }
-            let items = v["incidents"].as_array().cloned().unwrap_or_default();
+            let items = at(&v, "/incidents").as_array().cloned().unwrap_or_default();
             if items.is_empty() {
                 println!("no incidents");
             }
             for i in items {
-                let overdue = i["deadlines"]["obligations"].as_array().map_or(0, |o| {
+                let overdue = at(&i, "/deadlines/obligations").as_array().map_or(0, |o| {
                     o.iter()
-                        .filter(|o| o["status"]["state"] == "overdue")
+                        .filter(|o| at(o, "/status/state") == "overdue")
                         .count()
                 });
                 println!(
                     "{:<18} {:<10} {:<9} {:>12} subjects  {} overdue  {}",
-                    i["id"].as_str().unwrap_or(""),
-                    i["status"].as_str().unwrap_or(""),
-                    i["severity"].as_str().unwrap_or(""),
-                    group(i["scope"]["summary"]["subjects"].as_u64().unwrap_or(0)),
+                    at(&i, "/id").as_str().unwrap_or(""),
+                    at(&i, "/status").as_str().unwrap_or(""),
+                    at(&i, "/severity").as_str().unwrap_or(""),
+                    group(at(&i, "/scope/summary/subjects").as_u64().unwrap_or(0)),
                     overdue,
-                    i["title"].as_str().unwrap_or("")
+                    at(&i, "/title").as_str().unwrap_or("")
                 );
             }
             Ok(ExitCode::SUCCESS)
@@ -330,10 +331,10 @@ pub fn run_incident(cmd: IncidentCmd) -> anyhow::Result<ExitCode> {
         IncidentCmd::Notify(a) => {
             let mut b = json!({ "rule_id": a.rule, "party": a.party });
             if let Some(t) = a.at {
-                b["at"] = t.into();
+                set(&mut b, "at", t);
             }
             if let Some(r) = a.reference {
-                b["reference"] = r.into();
+                set(&mut b, "reference", r);
             }
             change(&a.conn, &a.id, "notifications", b)
         }
@@ -347,17 +348,17 @@ pub fn run_incident(cmd: IncidentCmd) -> anyhow::Result<ExitCode> {
         IncidentCmd::Materiality(a) => {
             let mut b = json!({});
             if let Some(t) = a.at {
-                b["at"] = t.into();
+                set(&mut b, "at", t);
             }
             if let Some(r) = a.reason {
-                b["reason"] = r.into();
+                set(&mut b, "reason", r);
             }
             change(&a.conn, &a.id, "materiality", b)
         }
         IncidentCmd::Notices(a) => {
             let v =
                 ok(Api::new(&a.conn)?.get(&format!("/v1/incidents/{}/notices", segment(&a.id)))?)?;
-            let notices = v["notices"].as_array().cloned().unwrap_or_default();
+            let notices = at(&v, "/notices").as_array().cloned().unwrap_or_default();
             match &a.out {
                 Some(dir) => {
                     std::fs::create_dir_all(dir)
@@ -365,13 +366,13 @@ pub fn run_incident(cmd: IncidentCmd) -> anyhow::Result<ExitCode> {
                     for n in &notices {
                         let name = format!(
                             "{}.md",
-                            n["rule_id"]
+                            at(n, "/rule_id")
                                 .as_str()
                                 .unwrap_or("notice")
                                 .replace(['/', ':'], "_")
                         );
                         let path = dir.join(name);
-                        std::fs::write(&path, n["body"].as_str().unwrap_or(""))
+                        std::fs::write(&path, at(n, "/body").as_str().unwrap_or(""))
                             .with_context(|| format!("write {}", path.display()))?;
                     }
                     println!(
@@ -382,7 +383,7 @@ pub fn run_incident(cmd: IncidentCmd) -> anyhow::Result<ExitCode> {
                 }
                 None => {
                     for n in &notices {
-                        println!("{}\n", n["body"].as_str().unwrap_or(""));
+                        println!("{}\n", at(n, "/body").as_str().unwrap_or(""));
                     }
                 }
             }
@@ -407,21 +408,21 @@ pub fn incident_text(v: &Value) -> String {
     let _ = writeln!(
         s,
         "{}  {}  [{} · {}]",
-        v["id"].as_str().unwrap_or(""),
-        v["title"].as_str().unwrap_or(""),
-        v["status"].as_str().unwrap_or(""),
-        v["severity"].as_str().unwrap_or("")
+        at(v, "/id").as_str().unwrap_or(""),
+        at(v, "/title").as_str().unwrap_or(""),
+        at(v, "/status").as_str().unwrap_or(""),
+        at(v, "/severity").as_str().unwrap_or("")
     );
-    let aware = v["awareness"]["at_ms"].as_i64().unwrap_or(0);
+    let aware = at(v, "/awareness/at_ms").as_i64().unwrap_or(0);
     let _ = writeln!(
         s,
         "  aware since {} (recorded by {})",
         events::format_rfc3339(aware),
-        v["awareness"]["by"].as_str().unwrap_or("")
+        at(v, "/awareness/by").as_str().unwrap_or("")
     );
-    let sum = &v["scope"]["summary"];
+    let sum = &at(v, "/scope/summary");
     if sum.is_object() {
-        let cats: Vec<String> = sum["by_category"]
+        let cats: Vec<String> = at(sum, "/by_category")
             .as_object()
             .map(|o| {
                 o.iter()
@@ -429,7 +430,7 @@ pub fn incident_text(v: &Value) -> String {
                     .collect()
             })
             .unwrap_or_default();
-        let countries: Vec<String> = sum["by_country"]
+        let countries: Vec<String> = at(sum, "/by_country")
             .as_object()
             .map(|o| {
                 o.iter()
@@ -440,14 +441,14 @@ pub fn incident_text(v: &Value) -> String {
         let _ = writeln!(
             s,
             "  scope: {} subjects, {} access events (checkpoint {}); categories: {}; subject countries: {}",
-            group(sum["subjects"].as_u64().unwrap_or(0)),
-            group(sum["events"].as_u64().unwrap_or(0)),
-            v["scope"]["checkpoint_size"].as_u64().unwrap_or(0),
+            group(at(sum, "/subjects").as_u64().unwrap_or(0)),
+            group(at(sum, "/events").as_u64().unwrap_or(0)),
+            at(v, "/scope/checkpoint_size").as_u64().unwrap_or(0),
             cats.join(", "),
             countries.join(", ")
         );
     }
-    let obligations = v["deadlines"]["obligations"]
+    let obligations = at(v, "/deadlines/obligations")
         .as_array()
         .cloned()
         .unwrap_or_default();
@@ -455,15 +456,15 @@ pub fn incident_text(v: &Value) -> String {
         let _ = writeln!(s, "  deadlines:");
     }
     for o in &obligations {
-        let st = &o["status"];
-        let state = match st["state"].as_str().unwrap_or("") {
+        let st = &at(o, "/status");
+        let state = match at(st, "/state").as_str().unwrap_or("") {
             "due_in" => format!(
                 "due in {}",
-                incident::format_duration(st["in_ms"].as_i64().unwrap_or(0))
+                incident::format_duration(at(st, "/in_ms").as_i64().unwrap_or(0))
             ),
             "overdue" => format!(
                 "OVERDUE by {}",
-                incident::format_duration(st["by_ms"].as_i64().unwrap_or(0))
+                incident::format_duration(at(st, "/by_ms").as_i64().unwrap_or(0))
             ),
             "met" => "met".to_owned(),
             other => other.to_owned(),
@@ -471,17 +472,17 @@ pub fn incident_text(v: &Value) -> String {
         let _ = writeln!(
             s,
             "    {:<26} {:<34} {} ({})  — {}",
-            o["rule_id"].as_str().unwrap_or(""),
-            o["party"].as_str().unwrap_or(""),
-            incident::format_time(o["due_ms"].as_i64().unwrap_or(0)),
+            at(o, "/rule_id").as_str().unwrap_or(""),
+            at(o, "/party").as_str().unwrap_or(""),
+            incident::format_time(at(o, "/due_ms").as_i64().unwrap_or(0)),
             state,
-            o["source"].as_str().unwrap_or("")
+            at(o, "/source").as_str().unwrap_or("")
         );
     }
-    let skipped = v["deadlines"]["not_triggered"]
+    let skipped = at(v, "/deadlines/not_triggered")
         .as_array()
         .map_or(0, Vec::len);
-    let review = v["deadlines"]["needs_review"]
+    let review = at(v, "/deadlines/needs_review")
         .as_array()
         .cloned()
         .unwrap_or_default();
@@ -495,8 +496,8 @@ pub fn incident_text(v: &Value) -> String {
         let _ = writeln!(
             s,
             "  needs review: {} — {}",
-            r["rule_id"].as_str().unwrap_or(""),
-            r["reason"].as_str().unwrap_or("")
+            at(&r, "/rule_id").as_str().unwrap_or(""),
+            at(&r, "/reason").as_str().unwrap_or("")
         );
     }
     s
@@ -560,7 +561,7 @@ pub fn run_hold(cmd: HoldCmd) -> anyhow::Result<ExitCode> {
             let mut b = json!({ "reason": a.reason, "datasets": a.datasets });
             for (k, v) in [("case_ref", &a.case_ref), ("from", &a.from), ("to", &a.to)] {
                 if let Some(v) = v {
-                    b[k] = Value::from(v.clone());
+                    set(&mut b, k, Value::from(v.clone()));
                 }
             }
             show(&Api::new(&a.conn)?.post("/v1/holds", b.to_string().as_bytes())?)

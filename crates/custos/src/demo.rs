@@ -268,7 +268,7 @@ fn demo(dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
         &server,
         dir,
         &world,
-        &world.customer_key().kid,
+        world.customer_key().kid,
         &scan.attack_nets,
         truth.attack.as_ref().map(|a| a.in_output.distinct_victims),
     )?;

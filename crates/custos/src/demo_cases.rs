@@ -12,6 +12,7 @@ use anyhow::{Context as _, bail};
 use serde_json::{Value, json};
 
 use crate::api_cmd::Api;
+use crate::api_cmd::{at, set};
 use crate::local_server::ServerProcess;
 use crate::scope_cmd::group;
 
@@ -73,21 +74,27 @@ pub fn open(
         &server.credential(dir, "admin", "privacy-officer")?,
     );
     let alerts = ok(admin.get("/v1/alerts?limit=10000")?, "alerts")?;
-    let alert = alerts["alerts"]
+    let alert = at(&alerts, "/alerts")
         .as_array()
         .into_iter()
         .flatten()
-        .find(|a| a["entity"]["id"] == stolen_kid || a["detector"] == "token.refused.never_issued")
-        .and_then(|a| a["id"].as_str().map(str::to_owned));
+        .find(|a| {
+            at(a, "/entity/id") == stolen_kid || at(a, "/detector") == "token.refused.never_issued"
+        })
+        .and_then(|a| at(a, "/id").as_str().map(str::to_owned));
     let nets: Vec<&str> = attack_nets.iter().map(String::as_str).collect();
     let mut body = json!({
         "title": "Forged customer tokens signed with the departed engineer's key",
         "scope": { "kid": stolen_kid, "src_net": nets.join(",") },
     });
     if let Some(a) = &alert {
-        body["alert_ids"] = json!([a]);
+        set(&mut body, "alert_ids", json!([a]));
     } else {
-        body["note"] = json!("opened by hand: no alert on the stolen key yet");
+        set(
+            &mut body,
+            "note",
+            json!("opened by hand: no alert on the stolen key yet"),
+        );
     }
     let t = Instant::now();
     let inc = ok(
@@ -95,9 +102,9 @@ pub fn open(
         "open incident",
     )?;
     let took = t.elapsed().as_secs_f64();
-    let id = inc["id"].as_str().unwrap_or_default().to_owned();
-    let sum = &inc["scope"]["summary"];
-    let subjects = sum["subjects"].as_u64().unwrap_or(0);
+    let id = at(&inc, "/id").as_str().unwrap_or_default().to_owned();
+    let sum = &at(&inc, "/scope/summary");
+    let subjects = at(sum, "/subjects").as_u64().unwrap_or(0);
     println!(
         "      incident {id} opened{} — scope: tokens of key {stolen_kid} used from the {} networks \
          the never-issued tokens came from",
@@ -107,9 +114,9 @@ pub fn open(
     println!(
         "      EXACT SCOPE: {} customers, {} access events, {} → {} (opened with its scope in {:.0} ms)",
         group(subjects),
-        group(sum["events"].as_u64().unwrap_or(0)),
-        events::format_rfc3339(sum["first_access_ms"].as_i64().unwrap_or(0)),
-        events::format_rfc3339(sum["last_access_ms"].as_i64().unwrap_or(0)),
+        group(at(sum, "/events").as_u64().unwrap_or(0)),
+        events::format_rfc3339(at(sum, "/first_access_ms").as_i64().unwrap_or(0)),
+        events::format_rfc3339(at(sum, "/last_access_ms").as_i64().unwrap_or(0)),
         took * 1e3
     );
     let join = |v: &Value| -> String {
@@ -122,8 +129,11 @@ pub fn open(
             })
             .unwrap_or_default()
     };
-    println!("      by data category: {}", join(&sum["by_category"]));
-    println!("      by customer country: {}", join(&sum["by_country"]));
+    println!("      by data category: {}", join(at(sum, "/by_category")));
+    println!(
+        "      by customer country: {}",
+        join(at(sum, "/by_country"))
+    );
     if let Some(truth) = truth_victims {
         println!(
             "      simulator's ground truth: {} distinct customers read with forged tokens — {}",
@@ -141,36 +151,36 @@ pub fn open(
     println!(
         "      notification deadlines (rules/disclosure/jurisdictions.toml, each rule citing its law):"
     );
-    for o in inc["deadlines"]["obligations"]
+    for o in at(&inc, "/deadlines/obligations")
         .as_array()
         .into_iter()
         .flatten()
     {
-        let due = o["due_ms"].as_i64().unwrap_or(0);
-        let state = match o["status"]["state"].as_str() {
+        let due = at(o, "/due_ms").as_i64().unwrap_or(0);
+        let state = match at(o, "/status/state").as_str() {
             Some("due_in") => format!(
                 "due in {}",
-                incident::format_duration(o["status"]["in_ms"].as_i64().unwrap_or(0))
+                incident::format_duration(at(o, "/status/in_ms").as_i64().unwrap_or(0))
             ),
             Some("overdue") => format!(
                 "OVERDUE by {}",
-                incident::format_duration(o["status"]["by_ms"].as_i64().unwrap_or(0))
+                incident::format_duration(at(o, "/status/by_ms").as_i64().unwrap_or(0))
             ),
             Some(s) => s.to_owned(),
             None => String::new(),
         };
         println!(
             "        {:<30} {:<40} {} ({state}) — {}",
-            o["rule_id"].as_str().unwrap_or(""),
-            o["party"].as_str().unwrap_or(""),
+            at(o, "/rule_id").as_str().unwrap_or(""),
+            at(o, "/party").as_str().unwrap_or(""),
             incident::format_time(due),
-            o["source"].as_str().unwrap_or("")
+            at(o, "/source").as_str().unwrap_or("")
         );
     }
-    let skipped = inc["deadlines"]["not_triggered"]
+    let skipped = at(&inc, "/deadlines/not_triggered")
         .as_array()
         .map_or(0, Vec::len);
-    let review = inc["deadlines"]["needs_review"]
+    let review = at(&inc, "/deadlines/needs_review")
         .as_array()
         .map_or(0, Vec::len);
     println!(
@@ -207,7 +217,7 @@ pub fn open(
     println!(
         "      legal hold {} placed (a ledger entry); a retention job pruning the forensic index → {} \
          refused; pruning the ledger → {} refused (append-only); both refusals recorded and alerted",
-        hold["id"].as_str().unwrap_or(""),
+        at(&hold, "/id").as_str().unwrap_or(""),
         prune.status,
         ledger_prune.status
     );
@@ -241,7 +251,7 @@ pub fn finish(dir: &Path, opened: &Opened, vkey: &tlog::Verifier) -> anyhow::Res
         summary.checkpoints,
         group(n as u64),
         if n >= DEMO_PROOFS {
-            format!(" (demo cap; `custos evidence export` proves all by default)")
+            " (demo cap; `custos evidence export` proves all by default)".to_string()
         } else {
             String::new()
         },

@@ -13,6 +13,7 @@ use anyhow::{Context as _, bail};
 use forensics::scope::{ScopeQuery, parse_time};
 use forensics::{Local, latest_checkpoint};
 
+use crate::api_cmd::at;
 use crate::ui;
 
 /// `custos scope` options.
@@ -279,7 +280,7 @@ pub fn group(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -405,8 +406,8 @@ fn forensics_cmd(cmd: &ForensicsCmd) -> anyhow::Result<()> {
                     group(st.denied_entries),
                     group(st.decode_errors),
                     group(local.index.dict().len() as u64),
-                    group(v["subjects_with_country"].as_u64().unwrap_or(0)),
-                    bytes(v["snapshot_bytes"].as_u64().unwrap_or(0)),
+                    group(at(&v, "/subjects_with_country").as_u64().unwrap_or(0)),
+                    bytes(at(&v, "/snapshot_bytes").as_u64().unwrap_or(0)),
                 );
             }
             Ok(())

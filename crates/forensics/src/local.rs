@@ -218,7 +218,7 @@ impl Local {
         detect::for_each_entry(&self.dir, from, to, size, &mut |i, e| {
             index.apply_entry(i, e);
             let done = i + 1 - from;
-            if done % 65_536 == 0 {
+            if done.is_multiple_of(65_536) {
                 progress(done, total);
             }
             true

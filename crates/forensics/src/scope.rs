@@ -473,10 +473,8 @@ fn collect_days(
                     break;
                 }
             }
-            if !used_block {
-                if let Some(c) = index.day(dim, entity, variant, d) {
-                    parts.push(&c.bits);
-                }
+            if !used_block && let Some(c) = index.day(dim, entity, variant, d) {
+                parts.push(&c.bits);
             }
             d = d.saturating_add(step.max(1));
         }
@@ -614,10 +612,10 @@ pub fn matching_entries(
             if out.len() >= limit {
                 return;
             }
-            if let Ok(rec) = detect::decode(i, bytes) {
-                if matches(&rec, &plan, q.from_ms, q.to_ms) {
-                    out.push(i);
-                }
+            if let Ok(rec) = detect::decode(i, bytes)
+                && matches(&rec, &plan, q.from_ms, q.to_ms)
+            {
+                out.push(i);
             }
         })?;
     }
@@ -705,10 +703,10 @@ pub fn parse_time(field: &'static str, s: &str) -> Result<i64, ScopeError> {
     if let Some(ms) = events::parse_rfc3339(s) {
         return Ok(ms);
     }
-    if s.len() == 10 {
-        if let Some(ms) = events::parse_rfc3339(&format!("{s}T00:00:00Z")) {
-            return Ok(ms);
-        }
+    if s.len() == 10
+        && let Some(ms) = events::parse_rfc3339(&format!("{s}T00:00:00Z"))
+    {
+        return Ok(ms);
     }
     let shown: String = s.chars().take(40).collect();
     Err(invalid(

@@ -124,10 +124,10 @@ pub fn save(index: &mut Index, path: &Path) -> Result<u64, SnapshotError> {
     let len = file.metadata().map_err(io_err)?.len();
     drop(file);
     std::fs::rename(&tmp, path).map_err(io_err)?;
-    if let Some(dir) = path.parent() {
-        if let Ok(d) = File::open(dir) {
-            d.sync_all().map_err(io_err)?;
-        }
+    if let Some(dir) = path.parent()
+        && let Ok(d) = File::open(dir)
+    {
+        d.sync_all().map_err(io_err)?;
     }
     Ok(len)
 }

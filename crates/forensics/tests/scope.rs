@@ -308,7 +308,7 @@ fn subject_countries_come_from_the_registry() {
         let i: u64 = s.trim_start_matches("cust-").parse().unwrap();
         let c = if i >= 2000 {
             "unknown"
-        } else if i % 3 == 0 {
+        } else if i.is_multiple_of(3) {
             "JP"
         } else {
             "KR"

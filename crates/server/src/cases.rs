@@ -250,7 +250,8 @@ pub(crate) async fn compute_scope(
             }
             other => ApiError::unavailable(&other.to_string()),
         })?;
-        let mut extra = json!({ "elapsed_ms": t.elapsed().as_secs_f64() * 1e3 });
+        let mut extra = serde_json::Map::new();
+        extra.insert("elapsed_ms".into(), json!(t.elapsed().as_secs_f64() * 1e3));
         if keep_checkpoint {
             // An incident's scope cites this checkpoint: keep the signed note
             // verbatim so evidence bundles cite what was seen at the time.
@@ -268,7 +269,7 @@ pub(crate) async fn compute_scope(
                 .iter()
                 .filter_map(|id| l.index.dict().pseudonym(id))
                 .collect();
-            extra["subject_pseudonyms"] = json!(subjects);
+            extra.insert("subject_pseudonyms".into(), json!(subjects));
         }
         if prove > 0 {
             let indices = l
@@ -296,9 +297,9 @@ pub(crate) async fn compute_scope(
                     "tlog_proof": String::from_utf8_lossy(&p.to_bytes()),
                 }));
             }
-            extra["proofs"] = json!(proofs);
+            extra.insert("proofs".into(), json!(proofs));
         }
-        Ok((r.answer, extra))
+        Ok((r.answer, Value::Object(extra)))
     })
     .await
     .map_err(|_| ApiError::internal())?
