@@ -26,6 +26,7 @@ use std::collections::BTreeMap;
 use roaring::RoaringBitmap;
 use serde::{Deserialize, Serialize};
 
+use crate::bits::Bits;
 use crate::dict::SubjectDict;
 use crate::{DAY_MS, day_of};
 
@@ -86,6 +87,13 @@ pub const BLOCK_DAYS: [u32; 2] = [8, 64];
 /// Ids buffered per cell before they are merged into its bitmaps.
 const FLUSH_AT: usize = 4096;
 
+/// An entity's dataset variant gets 8- and 64-day blocks once one of its
+/// days holds this many subjects. Below it, a query's union of day cells is
+/// cheap (147 days × 20K subjects is ~3M values) and blocks would only
+/// double the size of the many small entities (most principals, most
+/// networks); above it, blocks keep a 147-day query to a dozen bitmaps.
+pub const BLOCK_MIN_SUBJECTS: u64 = 20_000;
+
 /// `(dim, entity, variant, day)`.
 pub(crate) type CellKey = (u8, u32, u32, u32);
 /// `(dim, entity, variant, level, block)`.
@@ -95,8 +103,10 @@ pub(crate) type BlockKey = (u8, u32, u32, u8, u32);
 #[derive(Clone, Debug, Default)]
 pub struct Cell {
     /// The subjects accessed (merged part).
-    pub bits: RoaringBitmap,
+    pub bits: Bits,
     pending: Vec<u32>,
+    /// In the hot list (watched for freezing).
+    listed: bool,
     /// Access events (a split event counts once).
     pub events: u64,
     /// Subject-accesses (subjects summed over entries).
@@ -109,7 +119,7 @@ pub struct Cell {
 
 impl Cell {
     pub(crate) fn from_parts(
-        bits: RoaringBitmap,
+        bits: Bits,
         events: u64,
         accesses: u64,
         first_ms: i64,
@@ -118,6 +128,7 @@ impl Cell {
         Cell {
             bits,
             pending: Vec::new(),
+            listed: false,
             events,
             accesses,
             first_ms,
@@ -219,7 +230,7 @@ pub struct Index {
     variant_ids: hashbrown::HashMap<Variant, u32>,
     pub(crate) cells: Vec<(CellKey, Cell)>,
     cell_ids: hashbrown::HashMap<CellKey, u32>,
-    pub(crate) blocks: hashbrown::HashMap<BlockKey, RoaringBitmap>,
+    pub(crate) blocks: hashbrown::HashMap<BlockKey, Bits>,
     /// Cell ids per `(dim, entity)`.
     by_entity: hashbrown::HashMap<(u8, u32), Vec<u32>>,
     /// Per day: the lowest and highest ledger index of an access entry whose
@@ -230,6 +241,15 @@ pub struct Index {
     pub(crate) stats: IndexStats,
     /// Days before this one were pruned by retention.
     pub(crate) pruned_before: u32,
+    /// The latest day seen: cells and blocks that end before the day before
+    /// it are frozen ([`Bits`]).
+    max_day: u32,
+    /// `(dim, entity, variant)` that have blocks (see [`BLOCK_MIN_SUBJECTS`]).
+    pub(crate) blocked: hashbrown::HashSet<(u8, u32, u32)>,
+    /// [`BLOCK_MIN_SUBJECTS`] unless set (tests).
+    block_min: Option<u64>,
+    hot_cells: Vec<u32>,
+    hot_blocks: Vec<BlockKey>,
     dirty: Vec<u32>,
     subject_buf: Vec<u32>,
 }
@@ -321,6 +341,10 @@ impl Index {
         };
         self.stats.access_entries += 1;
         self.stats.subject_accesses += a.subjects.len() as u64;
+        if day > self.max_day {
+            self.max_day = day;
+            self.freeze_old();
+        }
         let r = self.day_ranges.entry(day).or_insert((a.index, a.index));
         r.0 = r.0.min(a.index);
         r.1 = r.1.max(a.index);
@@ -384,7 +408,16 @@ impl Index {
             return id;
         }
         let id = u32::try_from(self.cells.len()).unwrap_or(u32::MAX);
-        self.cells.push((key, Cell::default()));
+        // New cells are live: watched, so that they are flushed and frozen
+        // once their day is past.
+        self.cells.push((
+            key,
+            Cell {
+                listed: true,
+                ..Cell::default()
+            },
+        ));
+        self.hot_cells.push(id);
         self.cell_ids.insert(key, id);
         self.by_entity.entry((key.0, key.1)).or_default().push(id);
         id
@@ -402,13 +435,35 @@ impl Index {
         pending.sort_unstable();
         pending.dedup();
         let run = RoaringBitmap::from_sorted_iter(pending.iter().copied()).unwrap_or_default();
-        cell.bits |= &run;
+        cell.bits.or_assign(&run);
         let (dim, e, v, day) = *key;
-        for (level, size) in (1u8..).zip(BLOCK_DAYS) {
-            *self
-                .blocks
-                .entry((dim, e, v, level, day / size))
-                .or_default() |= &run;
+        if !cell.listed {
+            // Newly live (new, or thawed by a late access): watch it.
+            cell.listed = true;
+            self.hot_cells.push(id);
+        }
+        let big = cell.bits.get().len() >= self.block_min.unwrap_or(BLOCK_MIN_SUBJECTS);
+        if !self.blocked.contains(&(dim, e, v)) {
+            if big {
+                self.backfill_blocks(dim, e, v);
+            }
+            pending.clear();
+            if let Some((_, cell)) = self.cells.get_mut(id as usize)
+                && pending.capacity() <= FLUSH_AT * 2
+            {
+                cell.pending = pending;
+            }
+            return;
+        }
+        for (level, size) in [1u8, 2].into_iter().zip(BLOCK_DAYS) {
+            let bk = (dim, e, v, level, day / size);
+            let b = self.blocks.entry(bk).or_default();
+            let cold = !b.is_hot();
+            let fresh = matches!(&*b, Bits::Hot(x) if x.is_empty());
+            b.or_assign(&run);
+            if cold || fresh {
+                self.hot_blocks.push(bk);
+            }
         }
         pending.clear();
         if let Some((_, cell)) = self.cells.get_mut(id as usize) {
@@ -417,6 +472,95 @@ impl Index {
                 cell.pending = pending;
             }
         }
+    }
+
+    /// Gives `(dim, e, v)` its blocks, from every day cell it has.
+    fn backfill_blocks(&mut self, dim: u8, e: u32, v: u32) {
+        self.blocked.insert((dim, e, v));
+        let ids: Vec<u32> = self
+            .by_entity
+            .get(&(dim, e))
+            .map(|v| v.clone())
+            .unwrap_or_default();
+        for id in ids {
+            let Some(((_, _, cv, day), cell)) = self.cells.get(id as usize) else {
+                continue;
+            };
+            if *cv != v {
+                continue;
+            }
+            let (day, bits) = (*day, cell.bits.get().into_owned());
+            for (level, size) in [1u8, 2].into_iter().zip(BLOCK_DAYS) {
+                let bk = (dim, e, v, level, day / size);
+                let b = self.blocks.entry(bk).or_default();
+                let cold = !b.is_hot();
+                let fresh = matches!(&*b, Bits::Hot(x) if x.is_empty());
+                b.or_assign(&bits);
+                if cold || fresh {
+                    self.hot_blocks.push(bk);
+                }
+            }
+        }
+        self.hot_blocks.sort_unstable();
+        self.hot_blocks.dedup();
+    }
+
+    /// Sets the day size from which an entity's variant gets blocks
+    /// (default [`BLOCK_MIN_SUBJECTS`]; tests lower it).
+    pub fn set_block_min(&mut self, subjects: u64) {
+        self.block_min = Some(subjects);
+    }
+
+    /// True if `(dim, entity, variant)` has blocks.
+    #[must_use]
+    pub fn is_blocked(&self, dim: Dim, entity: u32, variant: u32) -> bool {
+        self.blocked.contains(&(dim.code(), entity, variant))
+    }
+
+    /// Freezes the cells and blocks that end before the day before the
+    /// latest day seen (accesses arrive roughly in time order; a late one
+    /// thaws its cell).
+    fn freeze_old(&mut self) {
+        let limit = self.max_day.saturating_sub(1);
+        let hot = std::mem::take(&mut self.hot_cells);
+        let mut keep = Vec::with_capacity(hot.len());
+        for id in hot {
+            let old = self
+                .cells
+                .get(id as usize)
+                .is_some_and(|((_, _, _, day), _)| *day < limit);
+            if old {
+                self.flush_cell(id);
+                if let Some((_, c)) = self.cells.get_mut(id as usize) {
+                    c.bits.freeze();
+                    c.pending = Vec::new();
+                    c.listed = false;
+                }
+            } else {
+                keep.push(id);
+            }
+        }
+        keep.append(&mut self.hot_cells);
+        self.hot_cells = keep;
+        let blocks = std::mem::take(&mut self.hot_blocks);
+        let mut keep = Vec::with_capacity(blocks.len());
+        for bk in blocks {
+            let size = BLOCK_DAYS
+                .get(usize::from(bk.3).saturating_sub(1))
+                .copied()
+                .unwrap_or(1);
+            if bk.4.saturating_add(1).saturating_mul(size) <= limit {
+                if let Some(b) = self.blocks.get_mut(&bk) {
+                    b.freeze();
+                }
+            } else {
+                keep.push(bk);
+            }
+        }
+        keep.append(&mut self.hot_blocks);
+        keep.sort_unstable();
+        keep.dedup();
+        self.hot_blocks = keep;
     }
 
     /// Merges every buffered id (call before querying or saving; queries
@@ -484,7 +628,7 @@ impl Index {
         variant: u32,
         level: u8,
         block: u32,
-    ) -> Option<&RoaringBitmap> {
+    ) -> Option<&Bits> {
         self.blocks
             .get(&(dim.code(), entity, variant, level, block))
     }

@@ -20,6 +20,7 @@
 //! - [`snapshot`] saves and loads the index (the portable Roaring format for
 //!   bitmaps).
 
+pub mod bits;
 pub mod dict;
 pub mod index;
 pub mod local;

@@ -457,16 +457,17 @@ fn collect_days(
     for (variant, (lo, hi)) in span {
         // Cover [lo, hi] greedily with the largest aligned blocks inside
         // [d_from, d_to) that start at or after the retained range.
-        let mut parts: Vec<&RoaringBitmap> = Vec::new();
+        let mut parts: Vec<std::borrow::Cow<'_, RoaringBitmap>> = Vec::new();
         let mut d = lo;
         while d <= hi {
             let mut step = 1;
             let mut used_block = false;
+            let blocked = index.is_blocked(dim, entity, variant);
             for (level, size) in [1u8, 2].into_iter().zip(BLOCK_DAYS).rev() {
                 let start = d - d % size;
-                if start >= d_from.max(pruned) && start.saturating_add(size) <= d_to {
+                if blocked && start >= d_from.max(pruned) && start.saturating_add(size) <= d_to {
                     if let Some(b) = index.block(dim, entity, variant, level, start / size) {
-                        parts.push(b);
+                        parts.push(b.get());
                     }
                     step = start + size - d;
                     used_block = true;
@@ -474,11 +475,11 @@ fn collect_days(
                 }
             }
             if !used_block && let Some(c) = index.day(dim, entity, variant, d) {
-                parts.push(&c.bits);
+                parts.push(c.bits.get());
             }
             d = d.saturating_add(step.max(1));
         }
-        let u = parts.into_iter().union();
+        let u = parts.iter().map(|c| &**c).union();
         *acc.by_variant.entry(variant).or_default() |= u;
     }
 }

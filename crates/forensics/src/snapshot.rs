@@ -33,6 +33,7 @@ use roaring::RoaringBitmap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::bits::Bits;
 use crate::index::{Cell, Dim, Index, IndexStats, Interner, Variant};
 
 const MAGIC: &[u8] = b"CUSTOS-FORENSICS 1\n";
@@ -181,7 +182,8 @@ fn write_all(index: &Index, w: &mut impl Write) -> io::Result<()> {
         u64le(w, c.accesses)?;
         w.write_all(&c.first_ms.to_le_bytes())?;
         w.write_all(&c.last_ms.to_le_bytes())?;
-        write_bitmap(w, &c.bits)?;
+        u64le(w, c.bits.serialized_size() as u64)?;
+        c.bits.write(w)?;
     }
     u64le(w, index.blocks.len() as u64)?;
     for ((dim, e, v, level, block), b) in &index.blocks {
@@ -190,7 +192,8 @@ fn write_all(index: &Index, w: &mut impl Write) -> io::Result<()> {
         w.write_all(&v.to_le_bytes())?;
         w.write_all(&[*level])?;
         w.write_all(&block.to_le_bytes())?;
-        write_bitmap(w, b)?;
+        u64le(w, b.serialized_size() as u64)?;
+        b.write(w)?;
     }
     Ok(())
 }
@@ -279,6 +282,17 @@ fn read_bitmap(r: &mut impl Read, body: u64) -> io::Result<RoaringBitmap> {
     Ok(b)
 }
 
+/// A bitmap kept serialized (validated).
+fn read_frozen(r: &mut impl Read, body: u64) -> io::Result<Bits> {
+    let n = r_u64(r)?;
+    if n > body {
+        return Err(bad("bitmap longer than the file"));
+    }
+    let mut bytes = vec![0u8; usize::try_from(n).map_err(|_| bad("bitmap too long"))?];
+    r.read_exact(&mut bytes)?;
+    Bits::from_bytes(bytes)
+}
+
 fn read_all(r: &mut impl Read, body: u64) -> io::Result<Index> {
     let mut magic = [0u8; MAGIC.len()];
     r.read_exact(&mut magic)?;
@@ -343,7 +357,7 @@ fn read_all(r: &mut impl Read, body: u64) -> io::Result<Index> {
         let accesses = r_u64(r)?;
         let first = i64::from_le_bytes(r_u64(r)?.to_le_bytes());
         let last = i64::from_le_bytes(r_u64(r)?.to_le_bytes());
-        let bits = read_bitmap(r, body)?;
+        let bits = read_frozen(r, body)?;
         index.insert_cell(
             (dim, e, v, day),
             Cell::from_parts(bits, events, accesses, first, last),
@@ -355,8 +369,9 @@ fn read_all(r: &mut impl Read, body: u64) -> io::Result<Index> {
         let (e, v) = (r_u32(r)?, r_u32(r)?);
         let level = r_u8(r)?;
         let block = r_u32(r)?;
-        let bits = read_bitmap(r, body)?;
+        let bits = read_frozen(r, body)?;
         index.blocks.insert((dim, e, v, level, block), bits);
+        index.blocked.insert((dim, e, v));
     }
     Ok(index)
 }

@@ -64,7 +64,11 @@ fn generate(seed: u64, n: usize) -> (Vec<Ev>, Vec<Vec<u8>>) {
         ..events::Limits::default()
     };
     for i in 0..n {
-        let t = T0 + (i as i64) * (40 * DAY_MS / n as i64) + r.below(3_600_000) as i64;
+        let mut t = T0 + (i as i64) * (40 * DAY_MS / n as i64) + r.below(3_600_000) as i64;
+        if r.below(10) == 0 {
+            // A late arrival: its day's bitmaps are frozen already and thaw.
+            t = (t - r.below(10) as i64 * DAY_MS).max(T0);
+        }
         let (dataset, cats) = DATASETS[r.below(3) as usize];
         let k = r.below(6);
         let big = r.below(10) == 0;
@@ -152,6 +156,9 @@ fn brute(evs: &[Ev], q: &ScopeQuery) -> (usize, BTreeMap<String, usize>, u64, u6
 
 fn build(entries: &[Vec<u8>]) -> Index {
     let mut index = Index::new();
+    // Low, so that some entities get 8/64-day blocks (backfilled when they
+    // cross it) and others answer from day cells alone.
+    index.set_block_min(300);
     for (i, e) in (0u64..).zip(entries) {
         index.apply_entry(i, e);
     }
@@ -184,6 +191,20 @@ fn random_queries_match_brute_force_on_every_path() {
     let (evs, entries) = generate(0x5eed, 1500);
     let mut index = build(&entries);
     assert_eq!(index.next_index(), entries.len() as u64);
+    index.flush();
+    let (mut blocked, mut total) = (0, 0);
+    for dim in forensics::Dim::ALL {
+        for e in 0..index.values(dim).len() as u32 {
+            for v in 0..3u32 {
+                total += 1;
+                blocked += usize::from(index.is_blocked(dim, e, v));
+            }
+        }
+    }
+    assert!(
+        blocked > 0 && blocked < total,
+        "some entities have 8/64-day blocks, some answer from day cells alone: {blocked}/{total}"
+    );
     let mut r = Rng(42);
     let mut methods = BTreeSet::new();
     for round in 0..300 {
