@@ -36,7 +36,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     result
 }
 
-const STEPS: u32 = 8;
+const STEPS: u32 = 9;
 
 thread_local! {
     static STEP_START: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
@@ -266,6 +266,12 @@ fn demo(dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
 
     step(
         6,
+        "Governance: the outsourced customer-service supplier assessed from live evidence; residency",
+    );
+    crate::demo_govern::show(&server, dir, &world)?;
+
+    step(
+        7,
         "An auditor fetches the log over HTTP from /log/ and verifies it with only the public key",
     );
     // The auditor's copy lives in memory when the machine has a tmpfs (it
@@ -295,7 +301,7 @@ fn demo(dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     server.stop()?;
     println!("      server stopped gracefully (SIGTERM): nothing acknowledged is lost");
 
-    step(7, "Proving one forged-token access is in the log");
+    step(8, "Proving one forged-token access is in the log");
     let index = scan.first_never_issued.unwrap_or(0);
     let mut reader = LogReader::open(dir)?;
     let entry = reader.entry(index, final_cp.size())?;
@@ -317,7 +323,7 @@ fn demo(dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     );
 
     step(
-        8,
+        9,
         "Tampering with copies of the log; verification must catch each",
     );
     let midway = midway

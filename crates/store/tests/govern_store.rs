@@ -58,7 +58,10 @@ fn findings_round_trip_and_bad_columns_are_refused() {
     assert!(s.put_finding(&bad).is_err(), "severity outside its set");
     bad.severity = "low".into();
     bad.escalated = "ceo".into();
-    assert!(s.put_finding(&bad).is_err(), "escalation level outside its set");
+    assert!(
+        s.put_finding(&bad).is_err(),
+        "escalation level outside its set"
+    );
     bad.escalated = "none".into();
     bad.body = "not json".into();
     assert!(s.put_finding(&bad).is_err(), "body must be JSON");
@@ -71,14 +74,25 @@ fn assessment_history_is_append_only_and_durable() {
     {
         let db = Database::open_data_dir(dir.path()).unwrap();
         let s = SqliteGovernStore::new(&db).unwrap();
-        let a = s.record_assessment(&snap("sup-01", 10, 75, "moderate")).unwrap();
-        let b = s.record_assessment(&snap("sup-01", 20, 40, "critical")).unwrap();
-        s.record_assessment(&snap("sup-02", 30, 100, "low")).unwrap();
+        let a = s
+            .record_assessment(&snap("sup-01", 10, 75, "moderate"))
+            .unwrap();
+        let b = s
+            .record_assessment(&snap("sup-01", 20, 40, "critical"))
+            .unwrap();
+        s.record_assessment(&snap("sup-02", 30, 100, "low"))
+            .unwrap();
         assert!(b.seq > a.seq);
         let e = s.rewrite_assessment(a.seq, 100).unwrap_err().to_string();
         assert!(e.contains("history"), "{e}");
-        assert!(s.record_assessment(&snap("sup-01", 40, 101, "low")).is_err());
-        assert!(s.record_assessment(&snap("sup-01", 40, 90, "fine")).is_err());
+        assert!(
+            s.record_assessment(&snap("sup-01", 40, 101, "low"))
+                .is_err()
+        );
+        assert!(
+            s.record_assessment(&snap("sup-01", 40, 90, "fine"))
+                .is_err()
+        );
     }
     let db = Database::open_data_dir(dir.path()).unwrap();
     let s = SqliteGovernStore::new(&db).unwrap();
