@@ -278,7 +278,7 @@ pub fn show(server: &ServerProcess, dir: &Path, world: &sim::World) -> anyhow::R
         deductions_line(&a1)
     );
 
-    // The over-privileged staff account: a 90-day grant to addresses and
+    // The over-privileged staff account: a 60-day grant to addresses and
     // entrance codes, approved by a second admin.
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -294,7 +294,7 @@ pub fn show(server: &ServerProcess, dir: &Path, world: &sim::World) -> anyhow::R
                 "purpose": "customer_support",
                 "max_subjects_per_day": 5000,
                 "valid_from": now.saturating_sub(60),
-                "valid_until": now + 90 * 86_400,
+                "valid_until": now + 60 * 86_400,
                 "ticket": "CS-2025-0107"
             })
             .to_string()
@@ -313,7 +313,7 @@ pub fn show(server: &ServerProcess, dir: &Path, world: &sim::World) -> anyhow::R
         .cloned()
         .unwrap_or_default();
     println!(
-        "      {scraper} is given grant {gid}: customers name/phone/address/entrance_code for 90 days \
+        "      {scraper} is given grant {gid}: customers name/phone/address/entrance_code for 60 days \
          (contract: 30 days, no addresses) — caught:"
     );
     println!(
