@@ -376,9 +376,30 @@ pub fn show(server: &ServerProcess, dir: &Path, world: &sim::World) -> anyhow::R
             .collect::<Vec<_>>()
             .join(" → ")
     );
+    // Its finding closed, with the evidence of the fix.
+    let stale_ref = format!("{}:stale_account", sup.id);
+    let findings = ok(admin.get("/v1/findings?status=open")?, "findings")?;
+    if let Some(f) = findings["findings"]
+        .as_array()
+        .and_then(|a| a.iter().find(|f| s(f, "/reference") == stale_ref))
+    {
+        let id = s(f, "/id").to_owned();
+        ok(
+            admin.post(
+                &format!("/v1/findings/{id}"),
+                json!({"status": "resolved", "note": format!("{former} deactivated by SCIM")})
+                    .to_string()
+                    .as_bytes(),
+            )?,
+            "resolve",
+        )?;
+        println!(
+            "      finding {id} (stale account) resolved with that evidence (POST /v1/findings/{id})"
+        );
+    }
     println!(
-        "      ({:.1} s; each snapshot and finding is a ledger entry, log_name custos.govern)",
-        t.elapsed().as_secs_f64()
+        "      ({} ms for three assessments; each snapshot and finding is a ledger entry, log_name custos.govern)",
+        t.elapsed().as_millis()
     );
 
     // Residency of the company's datasets, from the forensic index.
