@@ -34,6 +34,11 @@ fn n(v: &Value, ptr: &str) -> u64 {
     v.pointer(ptr).and_then(Value::as_u64).unwrap_or(0)
 }
 
+/// Member `k` of `v` (`Null` when absent).
+fn at<'a>(v: &'a Value, k: &str) -> &'a Value {
+    v.get(k).unwrap_or(&Value::Null)
+}
+
 /// The governance file the demo writes: the supplier, its contract, its
 /// accounts and a questionnaire answered "yes" throughout; the company's
 /// datasets (Korea primary, Singapore backups) and the transfer bases it
@@ -150,7 +155,7 @@ fn assess(admin: &Api, id: &str) -> anyhow::Result<Value> {
 }
 
 fn deductions_line(v: &Value) -> String {
-    v["deductions"]
+    at(v, "deductions")
         .as_array()
         .map(|d| {
             d.iter()
@@ -220,12 +225,12 @@ pub fn show(server: &ServerProcess, dir: &Path, world: &sim::World) -> anyhow::R
     // Countries customers read their own accounts from (declared bases).
     let residency = ok(auditor.get("/v1/residency")?, "residency")?;
     let mut foreign: Vec<String> = Vec::new();
-    for d in residency["datasets"]
+    for d in at(&residency, "datasets")
         .as_array()
         .cloned()
         .unwrap_or_default()
     {
-        for c in d["accessed_from"]
+        for c in at(&d, "accessed_from")
             .as_object()
             .map(|o| o.keys().cloned().collect::<Vec<_>>())
             .unwrap_or_default()
@@ -308,7 +313,7 @@ pub fn show(server: &ServerProcess, dir: &Path, world: &sim::World) -> anyhow::R
         "approve",
     )?;
     let a2 = assess(&admin, &sup.id)?;
-    let opened = a2["findings_opened"]
+    let opened = at(&a2, "findings_opened")
         .as_array()
         .cloned()
         .unwrap_or_default();
@@ -328,7 +333,11 @@ pub fn show(server: &ServerProcess, dir: &Path, world: &sim::World) -> anyhow::R
         auditor.get(&format!("/v1/suppliers/{}", sup.id))?,
         "supplier",
     )?;
-    for d in detail["deductions"].as_array().cloned().unwrap_or_default() {
+    for d in at(&detail, "deductions")
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+    {
         let code = s(&d, "/code");
         if code.starts_with("grant_") || code == "stale_account" || code == "alerts_on_principals" {
             println!("        −{:<2} {}", n(&d, "/points"), s(&d, "/reason"));
@@ -379,7 +388,7 @@ pub fn show(server: &ServerProcess, dir: &Path, world: &sim::World) -> anyhow::R
     // Its finding closed, with the evidence of the fix.
     let stale_ref = format!("{}:stale_account", sup.id);
     let findings = ok(admin.get("/v1/findings?status=open")?, "findings")?;
-    if let Some(f) = findings["findings"]
+    if let Some(f) = at(&findings, "findings")
         .as_array()
         .and_then(|a| a.iter().find(|f| s(f, "/reference") == stale_ref))
     {
@@ -408,8 +417,8 @@ pub fn show(server: &ServerProcess, dir: &Path, world: &sim::World) -> anyhow::R
         "      residency report (GET /v1/residency, role auditor), last 30 days: {} violation(s)",
         n(&r, "/violations")
     );
-    for d in r["datasets"].as_array().cloned().unwrap_or_default() {
-        let from: Vec<String> = d["accessed_from"]
+    for d in at(&r, "datasets").as_array().cloned().unwrap_or_default() {
+        let from: Vec<String> = at(&d, "accessed_from")
             .as_object()
             .map(|o| {
                 o.iter()
@@ -423,7 +432,7 @@ pub fn show(server: &ServerProcess, dir: &Path, world: &sim::World) -> anyhow::R
             from.join(", ")
         );
         let mut shown = 0;
-        for v in d["violations"].as_array().cloned().unwrap_or_default() {
+        for v in at(&d, "violations").as_array().cloned().unwrap_or_default() {
             if shown < 2 {
                 println!("          ✗ {}", s(&v, "/message"));
             }
@@ -452,7 +461,7 @@ pub fn show(server: &ServerProcess, dir: &Path, world: &sim::World) -> anyhow::R
     );
 
     let w = ok(auditor.get("/v1/findings/report")?, "report")?;
-    let count = |k: &str| w[k].as_array().map_or(0, Vec::len);
+    let count = |k: &str| at(&w, k).as_array().map_or(0, Vec::len);
     println!(
         "      weekly remediation report: opened {}, closed {}, overdue {}, open {} with {} at risk",
         count("opened"),
@@ -473,13 +482,13 @@ pub fn show(server: &ServerProcess, dir: &Path, world: &sim::World) -> anyhow::R
         s(&o, "/assessment-results/metadata/oscal-version"),
         out.display(),
         result
-            .and_then(|r| r["observations"].as_array())
+            .and_then(|r| at(r, "observations").as_array())
             .map_or(0, Vec::len),
         result
-            .and_then(|r| r["risks"].as_array())
+            .and_then(|r| at(r, "risks").as_array())
             .map_or(0, Vec::len),
         result
-            .and_then(|r| r["findings"].as_array())
+            .and_then(|r| at(r, "findings").as_array())
             .map_or(0, Vec::len)
     );
     println!(

@@ -225,6 +225,11 @@ fn n(v: &Value, ptr: &str) -> u64 {
     v.pointer(ptr).and_then(Value::as_u64).unwrap_or(0)
 }
 
+/// Member `k` of `v` (`Null` when absent).
+fn at<'a>(v: &'a Value, k: &str) -> &'a Value {
+    v.get(k).unwrap_or(&Value::Null)
+}
+
 fn query(pairs: &[(&str, Option<&String>)]) -> String {
     let q: Vec<String> = pairs
         .iter()
@@ -246,7 +251,7 @@ pub fn run_supplier(a: SupplierArgs) -> anyhow::Result<ExitCode> {
             if a.json {
                 return pretty(&v);
             }
-            let items = v["suppliers"].as_array().cloned().unwrap_or_default();
+            let items = at(&v, "suppliers").as_array().cloned().unwrap_or_default();
             if items.is_empty() {
                 println!("no suppliers (the server's governance file lists none)");
                 return Ok(ExitCode::SUCCESS);
@@ -312,7 +317,10 @@ pub fn run_supplier(a: SupplierArgs) -> anyhow::Result<ExitCode> {
                 s(&v, "/snapshot/at"),
                 n(&v, "/snapshot/ledger_index")
             );
-            let opened = v["findings_opened"].as_array().cloned().unwrap_or_default();
+            let opened = at(&v, "findings_opened")
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
             println!("{} finding(s) opened", opened.len());
             for f in &opened {
                 println!(
@@ -356,18 +364,18 @@ pub fn print_assessment(v: &Value) {
         s(v, "/tier"),
         s(v, "/at")
     );
-    let m = &v["metrics"];
+    let m = &at(v, "metrics");
     println!(
         "  grants {} (within max validity {:.0}%), over-privileged {}, stale accounts {}, alerts {} (acknowledged {})",
         n(m, "/grants"),
-        v["grants_within_max_validity_share"]
+        at(v, "grants_within_max_validity_share")
             .as_f64()
             .unwrap_or(1.0)
             * 100.0,
-        m["grants_outside_contract_scope"]
+        at(m, "grants_outside_contract_scope")
             .as_array()
             .map_or(0, Vec::len),
-        m["stale_accounts"].as_array().map_or(0, Vec::len),
+        at(m, "stale_accounts").as_array().map_or(0, Vec::len),
         n(m, "/alerts"),
         n(m, "/alerts_acknowledged"),
     );
@@ -377,7 +385,7 @@ pub fn print_assessment(v: &Value) {
         n(v, "/money_at_risk/records_reachable"),
         n(v, "/money_at_risk/per_record_usd_cents") as f64 / 100.0
     );
-    let ds = v["deductions"].as_array().cloned().unwrap_or_default();
+    let ds = at(v, "deductions").as_array().cloned().unwrap_or_default();
     if ds.is_empty() {
         println!("  no deductions");
     }
@@ -388,7 +396,7 @@ pub fn print_assessment(v: &Value) {
             s(d, "/code"),
             s(d, "/reason")
         );
-        let ev: Vec<&str> = d["evidence"]
+        let ev: Vec<&str> = at(d, "evidence")
             .as_array()
             .map(|e| e.iter().filter_map(Value::as_str).take(4).collect())
             .unwrap_or_default();
@@ -396,7 +404,7 @@ pub fn print_assessment(v: &Value) {
             println!("        evidence: {}", ev.join("; "));
         }
     }
-    let h = v["history"].as_array().cloned().unwrap_or_default();
+    let h = at(v, "history").as_array().cloned().unwrap_or_default();
     if !h.is_empty() {
         let hist: Vec<String> = h
             .iter()
@@ -432,8 +440,8 @@ pub fn print_residency(v: &Value) {
         s(v, "/to"),
         n(v, "/violations")
     );
-    for d in v["datasets"].as_array().cloned().unwrap_or_default() {
-        let stored: Vec<String> = d["stored"]
+    for d in at(v, "datasets").as_array().cloned().unwrap_or_default() {
+        let stored: Vec<String> = at(&d, "stored")
             .as_array()
             .map(|a| {
                 a.iter()
@@ -448,7 +456,7 @@ pub fn print_residency(v: &Value) {
                     .collect()
             })
             .unwrap_or_default();
-        let from: Vec<String> = d["accessed_from"]
+        let from: Vec<String> = at(&d, "accessed_from")
             .as_object()
             .map(|o| {
                 o.iter()
@@ -456,7 +464,7 @@ pub fn print_residency(v: &Value) {
                     .collect()
             })
             .unwrap_or_default();
-        let subjects: Vec<&str> = d["subject_jurisdictions"]
+        let subjects: Vec<&str> = at(&d, "subject_jurisdictions")
             .as_array()
             .map(|a| a.iter().filter_map(Value::as_str).collect())
             .unwrap_or_default();
@@ -475,7 +483,7 @@ pub fn print_residency(v: &Value) {
                 from.join(", ")
             }
         );
-        for p in d["permitted"].as_array().cloned().unwrap_or_default() {
+        for p in at(&d, "permitted").as_array().cloned().unwrap_or_default() {
             println!(
                 "    permitted: {} subjects → {} ({}): {}",
                 s(&p, "/jurisdiction"),
@@ -484,7 +492,7 @@ pub fn print_residency(v: &Value) {
                 s(&p, "/basis")
             );
         }
-        for x in d["violations"].as_array().cloned().unwrap_or_default() {
+        for x in at(&d, "violations").as_array().cloned().unwrap_or_default() {
             println!(
                 "    VIOLATION {} [{}]",
                 s(&x, "/message"),
@@ -506,7 +514,7 @@ pub fn run_findings(a: FindingsArgs) -> anyhow::Result<ExitCode> {
             if a.json {
                 return pretty(&v);
             }
-            let items = v["findings"].as_array().cloned().unwrap_or_default();
+            let items = at(&v, "findings").as_array().cloned().unwrap_or_default();
             if items.is_empty() {
                 println!("no findings");
                 return Ok(ExitCode::SUCCESS);
@@ -551,8 +559,8 @@ pub fn run_findings(a: FindingsArgs) -> anyhow::Result<ExitCode> {
                 ("supplier", supplier),
                 ("reference", reference),
             ] {
-                if let Some(v) = v {
-                    b[k] = Value::from(v);
+                if let (Some(v), Some(o)) = (v, b.as_object_mut()) {
+                    o.insert(k.to_owned(), Value::from(v));
                 }
             }
             let v = body(api.post("/v1/findings", b.to_string().as_bytes())?)?;
@@ -584,8 +592,8 @@ pub fn run_findings(a: FindingsArgs) -> anyhow::Result<ExitCode> {
                 ("owner", owner),
                 ("due", due),
             ] {
-                if let Some(v) = v {
-                    b[k] = Value::from(v);
+                if let (Some(v), Some(o)) = (v, b.as_object_mut()) {
+                    o.insert(k.to_owned(), Value::from(v));
                 }
             }
             let v = body(api.post(
@@ -621,7 +629,7 @@ pub fn run_findings(a: FindingsArgs) -> anyhow::Result<ExitCode> {
 
 /// Prints a weekly report (the answer of `GET /v1/findings/report`).
 pub fn print_report(v: &Value) {
-    let count = |k: &str| v[k].as_array().map_or(0, Vec::len);
+    let count = |k: &str| at(v, k).as_array().map_or(0, Vec::len);
     println!(
         "week {} → {}: opened {}, closed {}, overdue {}, escalated {}; open {} with {} at risk",
         s(v, "/from"),
@@ -633,8 +641,8 @@ pub fn print_report(v: &Value) {
         n(v, "/open"),
         s(v, "/open_money_usd")
     );
-    for e in v["escalated"].as_array().cloned().unwrap_or_default() {
-        let notify: Vec<&str> = e["notify"]
+    for e in at(v, "escalated").as_array().cloned().unwrap_or_default() {
+        let notify: Vec<&str> = at(&e, "notify")
             .as_array()
             .map(|a| a.iter().filter_map(Value::as_str).collect())
             .unwrap_or_default();

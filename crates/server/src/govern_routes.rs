@@ -1075,6 +1075,10 @@ async fn report(
 
 // --------------------------------------------------------------------- timer
 
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one argument per member of the finding that differs between escalations and violations"
+)]
 fn alert_finding(
     uid: String,
     detector: String,
@@ -1256,7 +1260,7 @@ pub(crate) async fn govern_loop(state: AppState, mut stop: watch::Receiver<bool>
             .await
             .err()
             .map(|e| e.message().to_owned());
-        if n % 5 == 0
+        if n.is_multiple_of(5)
             && let Err(e) = raise_residency(&state).await
         {
             err = Some(e.message().to_owned());
