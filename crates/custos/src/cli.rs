@@ -77,6 +77,12 @@ pub enum Command {
     /// Signed evidence bundles: export an incident's, verify one offline.
     #[command(subcommand)]
     Evidence(crate::case_cmd::EvidenceCmd),
+    /// Suppliers assessed from live evidence: list, show, assess (score history), OSCAL.
+    Supplier(crate::govern_cmd::SupplierArgs),
+    /// Data residency: where each dataset is stored and read from, against PIPA/GDPR/APPI.
+    Residency(crate::govern_cmd::ResidencyArgs),
+    /// Remediation findings: list, add, update, weekly report; escalation and money at risk.
+    Findings(crate::govern_cmd::FindingsArgs),
 }
 
 #[derive(Debug, Subcommand)]

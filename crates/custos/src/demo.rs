@@ -36,7 +36,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     result
 }
 
-const STEPS: u32 = 10;
+const STEPS: u32 = 11;
 
 thread_local! {
     static STEP_START: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
@@ -279,6 +279,12 @@ fn demo(dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
 
     step(
         7,
+        "Governance: the outsourced customer-service supplier assessed from live evidence; residency",
+    );
+    crate::demo_govern::show(&server, dir, &world)?;
+
+    step(
+        8,
         "An auditor fetches the log over HTTP from /log/ and verifies it with only the public key",
     );
     // The auditor's copy lives in memory when the machine has a tmpfs (it
@@ -308,7 +314,7 @@ fn demo(dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     server.stop()?;
     println!("      server stopped gracefully (SIGTERM): nothing acknowledged is lost");
 
-    step(8, "Proving one forged-token access is in the log");
+    step(9, "Proving one forged-token access is in the log");
     let index = scan.first_never_issued.unwrap_or(0);
     let mut reader = LogReader::open(dir)?;
     let entry = reader.entry(index, final_cp.size())?;
@@ -330,7 +336,7 @@ fn demo(dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     );
 
     step(
-        9,
+        10,
         "Tampering with copies of the log; verification must catch each",
     );
     let midway = midway
@@ -363,7 +369,7 @@ fn demo(dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     println!("the failure names the first bad file or entry.");
 
     step(
-        10,
+        11,
         "The incident's signed evidence bundle, verified offline with only the public key",
     );
     crate::demo_cases::finish(dir, &opened, &vkey)?;

@@ -16,8 +16,10 @@ mod cli;
 mod demo;
 mod demo_alerts;
 mod demo_cases;
+mod demo_govern;
 mod demo_tokens;
 mod eval;
+mod govern_cmd;
 mod hunt;
 mod ingest_cmd;
 mod ledger_cmd;
@@ -58,6 +60,9 @@ fn main() -> ExitCode {
         cli::Command::Grant(cmd) => api_cmd::run_grant(cmd),
         cli::Command::Authorize(a) => api_cmd::run_authorize(a),
         cli::Command::Subjects(cmd) => api_cmd::run_subjects(cmd),
+        cli::Command::Supplier(a) => govern_cmd::run_supplier(a),
+        cli::Command::Residency(a) => govern_cmd::run_residency(a),
+        cli::Command::Findings(a) => govern_cmd::run_findings(a),
     };
     match result {
         Ok(code) => code,

@@ -90,6 +90,10 @@ pub struct ServeArgs {
     /// webhooks (docs/alerts.md) [default: built-in thresholds, no rules, no webhooks].
     #[arg(long, value_name = "FILE")]
     pub detect_config: Option<PathBuf>,
+    /// Governance file (TOML): suppliers and contract terms, datasets and their regions,
+    /// transfer bases, reporting lines (docs/govern.md) [default: DATA/govern.toml if present].
+    #[arg(long, value_name = "FILE")]
+    pub govern_config: Option<PathBuf>,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -112,6 +116,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     flags.token_lifetime = args.token_lifetime;
     flags.key_rotation = args.key_rotation;
     flags.detect_config = args.detect_config;
+    flags.govern_config = args.govern_config;
     let config = server::resolve(
         flags,
         args.config.as_deref(),

@@ -51,6 +51,8 @@ pub(crate) struct Inner {
     pub(crate) alerts: crate::alerts::AlertState,
     /// The forensic index, incidents and legal holds.
     pub(crate) cases: crate::cases::CaseState,
+    /// Governance: the governance file, findings and assessment history.
+    pub(crate) govern: crate::govern_routes::GovernState,
 }
 
 impl AppState {
@@ -69,6 +71,7 @@ impl AppState {
         grants: crate::grants::GrantState,
         alerts: crate::alerts::AlertState,
         cases: crate::cases::CaseState,
+        govern: crate::govern_routes::GovernState,
     ) -> AppState {
         let limits = config.limits();
         let log_dir = config.data.join("log");
@@ -91,6 +94,7 @@ impl AppState {
             grants,
             alerts,
             cases,
+            govern,
         }))
     }
 
@@ -204,6 +208,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(crate::grants::router())
         .merge(crate::alerts::router())
         .merge(crate::cases::router())
+        .merge(crate::govern_routes::router())
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(middleware::from_fn_with_state(state.clone(), observe))
@@ -243,6 +248,12 @@ fn route_of(path: &str) -> &'static str {
             crate::cases::route_of(p)
         }
         p if p.starts_with("/v1/grants/") => crate::grants::route_of(p),
+        p if p.starts_with("/v1/suppliers")
+            || p.starts_with("/v1/findings")
+            || p == "/v1/residency" =>
+        {
+            crate::govern_routes::route_of(p)
+        }
         p if p.starts_with("/v1/alerts/") => crate::alerts::route_of(p),
         p if p.starts_with("/log/") => "/log/{path}",
         p if p.starts_with("/scim/v2/") => crate::scim_routes::route_of(p),

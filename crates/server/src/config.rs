@@ -68,6 +68,10 @@ pub struct Config {
     /// residency, Sigma rules directory, acknowledgement SLA, webhooks.
     /// `None`: the defaults, no rules, no webhooks.
     pub detect_config: Option<PathBuf>,
+    /// The governance file (`docs/govern.md`): suppliers, datasets,
+    /// transfer bases, reporting lines, money settings. `None`:
+    /// `DATA/govern.toml` if it exists, else none.
+    pub govern_config: Option<PathBuf>,
 }
 
 impl Config {
@@ -94,6 +98,7 @@ impl Config {
             token_lifetime: Duration::from_secs(10 * 60),
             key_rotation: Duration::from_secs(24 * 60 * 60),
             detect_config: None,
+            govern_config: None,
         }
     }
 
@@ -457,6 +462,8 @@ settings! {
     token_issuer: String = "CUSTOS_TOKEN_ISSUER",
     /// Detection file: thresholds, residency, rules, SLA, webhooks (`CUSTOS_DETECT_CONFIG`).
     detect_config: PathBuf = "CUSTOS_DETECT_CONFIG",
+    /// Governance file: suppliers, datasets, transfer bases (`CUSTOS_GOVERN_CONFIG`).
+    govern_config: PathBuf = "CUSTOS_GOVERN_CONFIG",
     /// Default token lifetime (`CUSTOS_TOKEN_LIFETIME`).
     token_lifetime: DurationSetting = "CUSTOS_TOKEN_LIFETIME",
     /// Signing-key rotation period (`CUSTOS_KEY_ROTATION`).
@@ -491,9 +498,13 @@ impl Settings {
                 },
             }
         })?;
-        for d in [s.data.as_mut(), s.detect_config.as_mut()]
-            .into_iter()
-            .flatten()
+        for d in [
+            s.data.as_mut(),
+            s.detect_config.as_mut(),
+            s.govern_config.as_mut(),
+        ]
+        .into_iter()
+        .flatten()
         {
             if d.is_relative()
                 && let Some(base) = path.parent()
@@ -552,6 +563,9 @@ impl Settings {
         }
         if let Some(v) = self.detect_config {
             c.detect_config = Some(v);
+        }
+        if let Some(v) = self.govern_config {
+            c.govern_config = Some(v);
         }
         if let Some(v) = self.token_lifetime {
             c.token_lifetime = v.0;

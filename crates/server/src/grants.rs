@@ -63,6 +63,11 @@ fn grants(state: &AppState) -> &GrantState {
     &state.inner().grants
 }
 
+/// Every grant the engine holds (governance evidence).
+pub(crate) fn all_grants(state: &AppState) -> Vec<Grant> {
+    grants(state).engine.grants()
+}
+
 /// The routes.
 pub(crate) fn router() -> Router<AppState> {
     Router::new()

@@ -14,6 +14,7 @@
 //! | `GET /v1/principals/{id}`, `POST /v1/principals/{id}/offboard` | read roles / `admin` | a principal's status, custody, grants; offboarding |
 //! | `POST /v1/subjects` | role `scim` | customers' statuses (token subjects) |
 //! | `/v1/grants…`, `POST /v1/authorize` | `admin` / `gateway` | least-privilege, time-bound grants (Cedar); decisions recorded in the ledger |
+//! | `/v1/suppliers…`, `/v1/residency`, `/v1/findings…` | read roles / `admin`, `analyst` | governance: supplier assessments from live evidence, OSCAL, residency, remediation (`docs/govern.md`) |
 //!
 //! The full HTTP contract is in `docs/server.md`.
 //!
@@ -53,6 +54,7 @@ mod credentials;
 mod detect_task;
 mod directory;
 mod error;
+mod govern_routes;
 mod grants;
 // What the fuzz targets and their corpus replay call; not part of the
 // public interface below.

@@ -61,6 +61,9 @@ pub enum ServerError {
     /// The forensic index or the subject registry could not be opened.
     #[error("forensic index: {0}")]
     Forensics(String),
+    /// The governance file (`govern_config`) is unusable.
+    #[error("governance file: {0}")]
+    Govern(String),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -133,8 +136,10 @@ impl Server {
         }
         let alerts = crate::alerts::AlertState::new(store::SqliteAlertStore::new(&db)?, settings);
         let cases = crate::cases::CaseState::open(&data, &db)?;
+        let govern =
+            crate::govern_routes::GovernState::open(config.govern_config.as_deref(), &data, &db)?;
         let state = AppState::new(
-            config, ledger, key, auth, clock, scim, tokens, grants, alerts, cases,
+            config, ledger, key, auth, clock, scim, tokens, grants, alerts, cases, govern,
         );
         if let Some(l) = state.ledger() {
             reconcile(&state, &l)?;
@@ -194,6 +199,10 @@ impl Server {
         ));
         let deliverer = tokio::spawn(crate::alerts::deliver_loop(state.clone(), stop_rx.clone()));
         let indexer = tokio::spawn(crate::cases::index_loop(state.clone(), stop_rx.clone()));
+        let governor = tokio::spawn(crate::govern_routes::govern_loop(
+            state.clone(),
+            stop_rx.clone(),
+        ));
         let mut drain = stop_rx;
         state.inner().scim.init(&format!("http://{addr}"));
         let app = app::router(state.clone());
@@ -245,6 +254,7 @@ impl Server {
         let _ = detector.await;
         let _ = deliverer.await;
         let _ = indexer.await;
+        let _ = governor.await;
         let Some(ledger) = state.take_ledger() else {
             return Ok(());
         };

@@ -11,7 +11,7 @@
 pub const APPLICATION_ID: i64 = 0x4355_5354;
 
 /// The schema version this build writes and reads (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// The migrations, oldest first; `MIGRATIONS.len() == SCHEMA_VERSION`.
 pub(crate) const MIGRATIONS: &[&str] = &[
@@ -157,5 +157,40 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER legal_hold_never_reactivated BEFORE UPDATE OF active ON legal_hold
     WHEN OLD.active = 0 AND NEW.active = 1
     BEGIN SELECT RAISE(ABORT, 'a lifted hold stays lifted; place a new one'); END;
+    ",
+    // 6: governance: remediation findings and supplier assessment snapshots.
+    "
+    -- Remediation findings: the finding as JSON (crates/govern), with the
+    -- columns queries need; escalated is the highest escalation level
+    -- already announced (none, owner, manager, executive).
+    CREATE TABLE govern_finding (
+        id         TEXT    PRIMARY KEY,
+        status     TEXT    NOT NULL
+                   CHECK (status IN ('open', 'in_progress', 'risk_accepted', 'resolved')),
+        supplier   TEXT,
+        owner      TEXT    NOT NULL,
+        severity   TEXT    NOT NULL CHECK (severity IN ('low', 'medium', 'high', 'critical')),
+        created_s  INTEGER NOT NULL,
+        due_s      INTEGER NOT NULL,
+        escalated  TEXT    NOT NULL DEFAULT 'none'
+                   CHECK (escalated IN ('none', 'owner', 'manager', 'executive')),
+        body       TEXT    NOT NULL CHECK (json_valid(body))
+    ) STRICT;
+    CREATE INDEX govern_finding_supplier ON govern_finding (supplier, created_s);
+    CREATE INDEX govern_finding_due ON govern_finding (status, due_s);
+
+    -- Supplier assessment snapshots: the score's history. Append-only.
+    CREATE TABLE govern_assessment (
+        seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+        supplier  TEXT    NOT NULL,
+        at_s      INTEGER NOT NULL,
+        score     INTEGER NOT NULL CHECK (score BETWEEN 0 AND 100),
+        tier      TEXT    NOT NULL CHECK (tier IN ('low', 'moderate', 'high', 'critical')),
+        ledger_index INTEGER,
+        body      TEXT    NOT NULL CHECK (json_valid(body))
+    ) STRICT;
+    CREATE INDEX govern_assessment_supplier ON govern_assessment (supplier, seq);
+    CREATE TRIGGER govern_assessment_append_only BEFORE UPDATE ON govern_assessment
+    BEGIN SELECT RAISE(ABORT, 'assessment snapshots are history; record a new one'); END;
     ",
 ];
