@@ -477,11 +477,7 @@ impl Index {
     /// Gives `(dim, e, v)` its blocks, from every day cell it has.
     fn backfill_blocks(&mut self, dim: u8, e: u32, v: u32) {
         self.blocked.insert((dim, e, v));
-        let ids: Vec<u32> = self
-            .by_entity
-            .get(&(dim, e))
-            .map(|v| v.clone())
-            .unwrap_or_default();
+        let ids: Vec<u32> = self.by_entity.get(&(dim, e)).cloned().unwrap_or_default();
         for id in ids {
             let Some(((_, _, cv, day), cell)) = self.cells.get(id as usize) else {
                 continue;
@@ -616,6 +612,18 @@ impl Index {
                     c,
                 )
             })
+    }
+
+    /// Distinct subjects over every day cell of an entity (exact; flush
+    /// first for buffered accesses to count).
+    #[must_use]
+    pub fn distinct_subjects(&self, dim: Dim, entity: u32) -> u64 {
+        use roaring::MultiOps as _;
+        let parts: Vec<std::borrow::Cow<'_, RoaringBitmap>> = self
+            .cells_of(dim, entity)
+            .map(|(_, c)| c.bits.get())
+            .collect();
+        parts.iter().map(|c| &**c).union().len()
     }
 
     /// The aggregate bitmap of `level` (1 = 8 days, 2 = 64 days) block

@@ -257,21 +257,9 @@ fn index_usage(
     out
 }
 
-/// Distinct subjects over every cell of a principal.
+/// Distinct subjects over every cell of a principal (exact).
 fn distinct_subjects(index: &forensics::index::Index, e: u32) -> u64 {
-    let mut seen: BTreeSet<u32> = BTreeSet::new();
-    let mut total = 0u64;
-    for (_, cell) in index.cells_of(Dim::Principal, e) {
-        // Small sets: count exactly; large: the union's size is bounded by
-        // the sum, and a supplier account with >1M subjects is already
-        // flagged by everything else.
-        if seen.len() < 1_000_000 {
-            seen.extend(cell.bits.iter());
-        } else {
-            total = total.saturating_add(cell.bits.len());
-        }
-    }
-    total.saturating_add(seen.len() as u64)
+    index.distinct_subjects(Dim::Principal, e)
 }
 
 /// The live evidence about `s` at `now_ms`: its accounts' grants (direct or
