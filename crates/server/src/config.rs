@@ -943,7 +943,7 @@ mod tests {
     #[test]
     fn every_setting_has_an_env_var() {
         // Guard against a field added without its variable.
-        assert_eq!(Settings::ENV_VARS.len(), 18);
+        assert_eq!(Settings::ENV_VARS.len(), 19);
         for (field, var) in Settings::ENV_VARS {
             assert_eq!(*var, format!("CUSTOS_{}", field.to_uppercase()));
         }
