@@ -1140,33 +1140,22 @@ async fn raise_violation(
 ) {
     let mut details = serde_json::Map::new();
     details.insert("refused".into(), Value::from(why));
-    let finding = detect::Finding {
-        uid: format!("retention.hold_violation:principal:{}:{index}", actor.uid),
-        detector: "retention.hold_violation".into(),
-        title: format!(
+    let finding = crate::govern_routes::alert_finding(
+        format!("retention.hold_violation:principal:{}:{index}", actor.uid),
+        "retention.hold_violation".into(),
+        format!(
             "Attempt to prune data under a legal hold or the ledger, by {}",
             actor.name.clone().unwrap_or_else(|| actor.uid.clone())
         ),
-        severity: detect::Severity::Critical,
-        entity: detect::Entity {
+        detect::Severity::Critical,
+        detect::Entity {
             kind: detect::EntityKind::Principal,
             id: actor.uid.clone(),
         },
-        window_s: 0,
-        first_seen_ms: now,
-        last_seen_ms: now,
-        time_ms: now,
-        raised_at_index: index,
-        analytic_type: 1,
-        evidence: detect::Evidence {
-            indices: vec![index],
-            events: 1,
-            subjects: 0,
-            estimated: false,
-            baselines: Vec::new(),
-            details,
-        },
-    };
+        index,
+        now,
+        details,
+    );
     match crate::alerts::raise(state, vec![finding]).await {
         Ok(n) => state.metrics().alerts_raised(n),
         Err(e) => tracing::error!(error = %e, "hold violation alert not raised"),

@@ -1067,7 +1067,7 @@ async fn report(
     clippy::too_many_arguments,
     reason = "one argument per member of the finding that differs between escalations and violations"
 )]
-fn alert_finding(
+pub(crate) fn alert_finding(
     uid: String,
     detector: String,
     title: String,
