@@ -705,7 +705,7 @@ pub fn export_incident(
         from_ms: s.window.from_ms,
         to_ms: s.window.to_ms,
     };
-    let (mut local, latest) = crate::scope_cmd::open_current(data, quiet)?;
+    let (mut local, latest, _) = crate::scope_cmd::open_current(data, quiet)?;
     // The accesses counted as of the checkpoint the scope was based on.
     let indices =
         local.matching_entries(&q, snap.checkpoint_size.min(latest.size()), max_entries)?;

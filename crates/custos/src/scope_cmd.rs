@@ -113,8 +113,12 @@ pub struct RegistryArgs {
 }
 
 /// Opens the index of `dir` and brings it to the latest checkpoint, with
-/// progress on stderr when there is much to read.
-pub fn open_current(dir: &Path, quiet: bool) -> anyhow::Result<(Local, tlog::VerifiedCheckpoint)> {
+/// progress on stderr when there is much to read; also returns how many
+/// entries that read.
+pub fn open_current(
+    dir: &Path,
+    quiet: bool,
+) -> anyhow::Result<(Local, tlog::VerifiedCheckpoint, u64)> {
     let checkpoint = latest_checkpoint(dir)
         .with_context(|| format!("{} holds no readable ledger", dir.display()))?;
     let mut local = Local::open(dir)?;
@@ -134,7 +138,7 @@ pub fn open_current(dir: &Path, quiet: bool) -> anyhow::Result<(Local, tlog::Ver
     if read > 0 {
         local.save()?;
     }
-    Ok((local, checkpoint))
+    Ok((local, checkpoint, read))
 }
 
 /// `custos scope`.
@@ -153,7 +157,7 @@ fn scope(a: &ScopeArgs) -> anyhow::Result<()> {
         from_ms: parse_time("--from", &a.from)?,
         to_ms: parse_time("--to", &a.to)?,
     };
-    let (mut local, checkpoint) = open_current(&a.data, a.json)?;
+    let (mut local, checkpoint, _) = open_current(&a.data, a.json)?;
     let t = Instant::now();
     let result = local.scope(&q, &checkpoint)?;
     let took = t.elapsed();
@@ -342,9 +346,7 @@ fn forensics_cmd(cmd: &ForensicsCmd) -> anyhow::Result<()> {
     match cmd {
         ForensicsCmd::Update(a) => {
             let t = Instant::now();
-            let before = Local::open(&a.data)?.index.next_index();
-            let (local, checkpoint) = open_current(&a.data, false)?;
-            let read = local.index.next_index() - before;
+            let (_, checkpoint, read) = open_current(&a.data, false)?;
             println!(
                 "forensic index of {}: read {} entries in {:.1} s; now at checkpoint {}",
                 a.data.display(),
@@ -361,7 +363,7 @@ fn forensics_cmd(cmd: &ForensicsCmd) -> anyhow::Result<()> {
                     .with_context(|| format!("remove {}", path.display()))?;
             }
             let t = Instant::now();
-            let (local, checkpoint) = open_current(&a.data, false)?;
+            let (local, checkpoint, _) = open_current(&a.data, false)?;
             let secs = t.elapsed().as_secs_f64();
             let st = local.index.stats();
             println!(

@@ -518,8 +518,9 @@ fn incident_json(state: &AppState, inc: &incident::Incident) -> Value {
     let now = now_ms(state);
     let rules = &cases(state).rules;
     let mut v = serde_json::from_str::<Value>(&inc.to_json()).unwrap_or(Value::Null);
-    if let (Some(o), Some(scope)) = (v.as_object_mut(), &inc.scope) {
-        let _ = scope;
+    if let Some(o) = v.as_object_mut()
+        && inc.scope.is_some()
+    {
         let a = incident::assess(rules, &inc.case(&[]), now);
         o.insert(
             "deadlines".into(),
