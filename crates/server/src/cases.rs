@@ -83,7 +83,9 @@ pub(crate) fn cases(state: &AppState) -> &CaseState {
     &state.inner().cases
 }
 
-fn lock_local(m: &Mutex<forensics::Local>) -> std::sync::MutexGuard<'_, forensics::Local> {
+pub(crate) fn lock_local(
+    m: &Mutex<forensics::Local>,
+) -> std::sync::MutexGuard<'_, forensics::Local> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
@@ -382,7 +384,8 @@ fn time_field(field: &'static str, s: Option<&str>, default: i64) -> Result<i64,
     }
 }
 
-fn new_id(prefix: &str) -> String {
+/// A new random id: `{prefix}-` and 12 hex digits.
+pub(crate) fn new_id(prefix: &str) -> String {
     let mut b = [0u8; 6];
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut b);
     format!("{prefix}-{}", crate::grants::hex_lower(&b))
@@ -636,7 +639,7 @@ async fn open_incident(
                 alert_ids: b.alert_ids.clone(),
             }
         };
-        let who = actor.name.clone().unwrap_or_else(|| actor.uid.clone());
+        let who = crate::grants::person(&actor);
         let mut inc = incident::Incident::open(
             incident::NewIncident {
                 id: new_id("inc"),
@@ -776,7 +779,7 @@ async fn change_incident(
     let r: Result<Response, ApiError> = async move {
         let cred = auth?.0;
         let actor = actor_of(&state, &cred);
-        let who = actor.name.clone().unwrap_or_else(|| actor.uid.clone());
+        let who = crate::grants::person(&actor);
         let admin = cred.role() == crate::credentials::Role::Admin;
         let b: ChangeBody = body(&bytes)?;
         let now = now_ms(&state);
@@ -963,7 +966,7 @@ async fn place_hold(
             id: new_id("hold"),
             reason: b.reason,
             case_ref: b.case_ref,
-            placed_by: actor.name.clone().unwrap_or_else(|| actor.uid.clone()),
+            placed_by: crate::grants::person(&actor),
             placed_at_ms: now,
             from_ms: time_field("from", b.from.as_deref(), 0)?,
             to_ms: b
@@ -1021,7 +1024,7 @@ async fn lift_hold(
             .into_iter()
             .find(|h| h.id == id)
             .ok_or_else(ApiError::not_found)?;
-        let who = actor.name.clone().unwrap_or_else(|| actor.uid.clone());
+        let who = crate::grants::person(&actor);
         hold.lift(&who, &b.reason, now)
             .map_err(|e| ApiError::conflict("hold_lifted", e.to_string()))?;
         let entry = ControlEntry::new(
@@ -1146,7 +1149,7 @@ async fn raise_violation(
         "retention.hold_violation".into(),
         format!(
             "Attempt to prune data under a legal hold or the ledger, by {}",
-            actor.name.clone().unwrap_or_else(|| actor.uid.clone())
+            crate::grants::person(actor)
         ),
         detect::Severity::Critical,
         detect::Entity {

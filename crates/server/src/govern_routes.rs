@@ -223,10 +223,6 @@ async fn blocking<T: Send + 'static>(
         .map_err(|_| ApiError::internal())?
 }
 
-fn lock_local(m: &Mutex<forensics::Local>) -> std::sync::MutexGuard<'_, forensics::Local> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 // ------------------------------------------------------------------ evidence
 
 /// Per principal, from the forensic index: (events, distinct subjects,
@@ -270,7 +266,7 @@ fn evidence_of(state: &AppState, s: &Supplier, now_ms: i64) -> Result<Evidence, 
     let accounts: Vec<&str> = s.accounts.iter().map(|a| a.principal.as_str()).collect();
     let usage = {
         let local = Arc::clone(&crate::cases::cases(state).local);
-        let mut l = lock_local(&local);
+        let mut l = crate::cases::lock_local(&local);
         index_usage(&mut l.index, &accounts)
     };
     let mut ev = Evidence::default();
@@ -361,7 +357,7 @@ async fn catch_up_index(state: &AppState) -> Result<(), ApiError> {
     drop(ledger);
     let local = Arc::clone(&crate::cases::cases(state).local);
     blocking(move || {
-        let mut l = lock_local(&local);
+        let mut l = crate::cases::lock_local(&local);
         l.catch_up(size, &mut |_, _| {})
             .map(|_| ())
             .map_err(|e| ApiError::unavailable(&format!("forensic index: {e}")))
@@ -533,10 +529,6 @@ fn parse_body<T: serde::de::DeserializeOwned + Default>(bytes: &[u8]) -> Result<
         .map_err(|e| ApiError::bad_request(format!("$.{}: {}", e.path(), e.inner())))
 }
 
-fn person(actor: &Actor) -> String {
-    actor.name.clone().unwrap_or_else(|| actor.uid.clone())
-}
-
 fn row_of(f: &Finding, escalated: Level) -> Result<store::FindingRow, ApiError> {
     Ok(store::FindingRow {
         id: f.id.clone(),
@@ -608,12 +600,6 @@ fn load_findings(state: &AppState) -> Result<Vec<(Finding, Level)>, ApiError> {
         .collect())
 }
 
-fn new_id(prefix: &str) -> String {
-    let mut b = [0u8; 6];
-    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut b);
-    format!("{prefix}-{}", crate::grants::hex_lower(&b))
-}
-
 /// `POST /v1/suppliers/{id}/assess`: records a snapshot of the live
 /// assessment and opens a finding for each deduction of 10 points or more
 /// that has no open finding yet.
@@ -676,7 +662,7 @@ async fn assess(
             .filter(|(f, _)| f.status.is_open())
             .filter_map(|(f, _)| f.reference)
             .collect();
-        let prefix = new_id("gf");
+        let prefix = crate::cases::new_id("gf");
         let fresh: Vec<Finding> =
             govern::findings_from_assessment(&a, &prefix, &owner, records, a.at)
                 .into_iter()
@@ -742,7 +728,7 @@ fn dataset_accesses(
     let first_day = forensics::day_of(from_ms);
     let last_day = forensics::day_of(to_ms.saturating_sub(1));
     let local = Arc::clone(&crate::cases::cases(state).local);
-    let l = lock_local(&local);
+    let l = crate::cases::lock_local(&local);
     let index = &l.index;
     let variants = index.variants();
     for country in index.values(Dim::Country) {
@@ -943,8 +929,9 @@ async fn add_finding(
         let cred = auth?.0;
         let actor = actor_of(&state, &cred);
         let now = now_ms(&state);
-        let f = govern::parse_new_finding(&bytes, &new_id("gf"), now.div_euclid(1000))
-            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let f =
+            govern::parse_new_finding(&bytes, &crate::cases::new_id("gf"), now.div_euclid(1000))
+                .map_err(|e| ApiError::bad_request(e.to_string()))?;
         let file = file_of(&state)?;
         if let Some(s) = &f.supplier
             && file.supplier(s).is_none()
@@ -994,8 +981,13 @@ async fn update_finding(
         let (mut f, announced) = load_one(&state, &id)?;
         let before = f.clone();
         let now = now_ms(&state);
-        govern::apply_update(&mut f, &u, &person(&actor), now.div_euclid(1000))
-            .map_err(|e| ApiError::conflict("finding_state", e.to_string()))?;
+        govern::apply_update(
+            &mut f,
+            &u,
+            &crate::grants::person(&actor),
+            now.div_euclid(1000),
+        )
+        .map_err(|e| ApiError::conflict("finding_state", e.to_string()))?;
         let rearm = f.due != before.due || (!before.status.is_open() && f.status.is_open());
         let level = if rearm { Level::None } else { announced };
         let mut entry = finding_entry(

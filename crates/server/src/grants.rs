@@ -98,7 +98,8 @@ fn now_s(state: &AppState) -> i64 {
 
 /// Who an admin is, for `requested_by`, `approved_by` and revocations: the
 /// credential's name if it has one, else its id.
-fn person(actor: &Actor) -> String {
+/// How a person is named in records: the credential's name, else its id.
+pub(crate) fn person(actor: &Actor) -> String {
     actor.name.clone().unwrap_or_else(|| actor.uid.clone())
 }
 
